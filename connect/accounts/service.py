@@ -1,0 +1,272 @@
+"""Account operations: register, sign in, sessions and tokens, password reset."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connect import events, security
+from connect.accounts.models import PasswordReset, Token, User
+from connect.db import utcnow
+from connect.errors import Conflict, Forbidden, Invalid, NotFound, NotSignedIn
+from connect.members.models import Profile
+
+USERNAME_RE = re.compile(r"[a-z0-9_-]{2,40}")
+EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+RESERVED_USERNAMES = frozenset({"api", "me", "new", "edit", "setup", "static", "system"})
+RESET_VALID_FOR = timedelta(hours=2)
+BAD_CREDENTIALS = "The username/email or password is not right."
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def check_registration(username: str, email: str, display_name: str) -> dict[str, str]:
+    """Field problems with a new account's details (empty when all is well)."""
+    problems: dict[str, str] = {}
+    if not USERNAME_RE.fullmatch(username):
+        problems["username"] = (
+            "Use 2 to 40 characters: lowercase letters, digits, hyphens and underscores."
+        )
+    elif username in RESERVED_USERNAMES:
+        problems["username"] = "That username is reserved; choose another."
+    if len(email) > 254 or not EMAIL_RE.fullmatch(email):
+        problems["email"] = "Enter an email address like name@example.org."
+    if not display_name.strip():
+        problems["display_name"] = "Enter the name other members will see."
+    elif len(display_name) > 100:
+        problems["display_name"] = "Use at most 100 characters."
+    return problems
+
+
+async def register(
+    context,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    display_name: str = "",
+    site_role: str = "member",
+) -> User:
+    username = username.strip().lower() if isinstance(username, str) else ""
+    email = normalize_email(email) if isinstance(email, str) else ""
+    display_name = (display_name or username).strip() if isinstance(display_name, str) else ""
+    password = password if isinstance(password, str) else ""
+    problems = check_registration(username, email, display_name)
+    password_problem = security.check_password_rules(password, username=username, email=email)
+    if password_problem:
+        problems["password"] = password_problem
+    if problems:
+        raise Invalid("Some details need another look.", fields=problems)
+    async with context.db.read() as session:
+        taken = await _taken_fields(session, username, email)
+    if taken:
+        raise Conflict("That account already exists.", fields=taken)
+    password_hash = await context.passwords.hash(password)
+    try:
+        async with context.db.transaction() as session:
+            user = User(
+                username=username,
+                email=email,
+                password_hash=password_hash,
+                display_name=display_name,
+                site_role=site_role,
+                created_at=utcnow(),
+            )
+            user.profile = Profile()
+            session.add(user)
+            await session.flush()
+            await events.record(
+                session,
+                "member.created",
+                actor_id=user.id,
+                subject_id=user.id,
+                data={"username": user.username},
+            )
+    except IntegrityError:
+        # Two sign-ups raced for the same name: the database kept one.
+        raise Conflict(
+            "That account already exists.", fields={"username": "That username is taken."}
+        ) from None
+    return user
+
+
+async def _taken_fields(session: AsyncSession, username: str, email: str) -> dict[str, str]:
+    taken: dict[str, str] = {}
+    rows = await session.execute(
+        select(User.username, User.email).where((User.username == username) | (User.email == email))
+    )
+    for row_username, row_email in rows:
+        if row_username == username:
+            taken["username"] = "That username is taken."
+        if row_email == email:
+            taken["email"] = "An account with that email already exists."
+    return taken
+
+
+async def site_is_empty(session: AsyncSession) -> bool:
+    return (await session.execute(select(func.count(User.id)))).scalar() == 0
+
+
+async def create_first_admin(
+    context, *, username: str, email: str, password: str, display_name: str = ""
+) -> User:
+    """The setup page's action: works only while the site has no account."""
+    async with context.db.read() as session:
+        if not await site_is_empty(session):
+            raise NotFound("The site is already set up.")
+    return await register(
+        context,
+        username=username,
+        email=email,
+        password=password,
+        display_name=display_name,
+        site_role="admin",
+    )
+
+
+async def authenticate(context, *, login: str, password: str, ip: str) -> User:
+    """The user for these credentials; the same error, in similar time, for any mistake."""
+    login = login.strip().lower() if isinstance(login, str) else ""
+    password = password if isinstance(password, str) else ""
+    context.login_throttle.check(login, ip)
+    user = None
+    if login and len(login) <= 254:
+        async with context.db.read() as session:
+            column = User.email if "@" in login else User.username
+            user = (await session.execute(select(User).where(column == login))).scalar_one_or_none()
+    ok = await context.passwords.verify(user.password_hash if user else None, password[:1024])
+    if not ok or user is None:
+        context.login_throttle.failed(login, ip)
+        raise NotSignedIn(BAD_CREDENTIALS, code="bad_credentials")
+    context.login_throttle.succeeded(login, ip)
+    new_hash = None
+    if context.passwords.needs_rehash(user.password_hash):
+        new_hash = await context.passwords.hash(password)
+    async with context.db.transaction() as session:
+        fresh = await session.get(User, user.id)
+        fresh.last_login_at = utcnow()
+        if new_hash:
+            fresh.password_hash = new_hash
+    return fresh
+
+
+async def issue_token(
+    session: AsyncSession, user: User, *, kind: str, name: str = "", days: int | None = None
+) -> tuple[str, Token]:
+    """A new session or API token; only its hash is stored, the raw value is returned once."""
+    raw = security.new_token()
+    now = utcnow()
+    token = Token(
+        user_id=user.id,
+        kind=kind,
+        token_hash=security.token_hash(raw),
+        name=name[:100],
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + timedelta(days=days) if days else None,
+    )
+    session.add(token)
+    await session.flush()
+    return raw, token
+
+
+async def list_tokens(session: AsyncSession, user: User) -> list[Token]:
+    rows = await session.execute(
+        select(Token).where(Token.user_id == user.id).order_by(Token.created_at.desc())
+    )
+    return list(rows.scalars())
+
+
+async def revoke_token(session: AsyncSession, user: User, token_id: int) -> None:
+    token = await session.get(Token, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound("No such token.")
+    await session.delete(token)
+
+
+async def revoke_by_raw(session: AsyncSession, raw: str) -> None:
+    await session.execute(delete(Token).where(Token.token_hash == security.token_hash(raw)))
+
+
+async def request_password_reset(context, *, email: str) -> None:
+    """Mail a one-time reset link if the address has an account; say nothing either way."""
+    email = normalize_email(email) if isinstance(email, str) else ""
+    if not EMAIL_RE.fullmatch(email):
+        raise Invalid(
+            "Enter the email address of your account.", fields={"email": "Enter an email address."}
+        )
+    raw = security.new_token()
+    async with context.db.transaction() as session:
+        user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
+        if user is None:
+            return
+        now = utcnow()
+        session.add(
+            PasswordReset(
+                user_id=user.id,
+                token_hash=security.token_hash(raw),
+                created_at=now,
+                expires_at=now + RESET_VALID_FOR,
+            )
+        )
+    link = f"{context.settings.base_url}/password/reset/{raw}"
+    await context.mailer.send(
+        user.email,
+        f"Reset your {context.settings.site_name} password",
+        f"Hello {user.display_name},\n\n"
+        f"Someone (hopefully you) asked to reset the password of the account "
+        f"'{user.username}'. Open this link within two hours to choose a new one:\n\n"
+        f"{link}\n\nIf you did not ask for this, ignore this message; nothing changes.\n",
+    )
+
+
+async def reset_password(context, *, token: str, password: str) -> User:
+    """Use a reset link once: set the new password and sign out every session."""
+    async with context.db.read() as session:
+        reset = await _valid_reset(session, token)
+        user = await session.get(User, reset.user_id)
+    security.validate_password(password, username=user.username, email=user.email)
+    password_hash = await context.passwords.hash(password)
+    async with context.db.transaction() as session:
+        reset = await _valid_reset(session, token)
+        reset.used_at = utcnow()
+        user = await session.get(User, reset.user_id)
+        user.password_hash = password_hash
+        await session.execute(
+            delete(Token).where(Token.user_id == user.id, Token.kind == "session")
+        )
+    return user
+
+
+async def check_reset_token(context, token: str) -> None:
+    async with context.db.read() as session:
+        await _valid_reset(session, token)
+
+
+async def _valid_reset(session: AsyncSession, token: str) -> PasswordReset:
+    reset = (
+        await session.execute(
+            select(PasswordReset).where(PasswordReset.token_hash == security.token_hash(token))
+        )
+    ).scalar_one_or_none()
+    if reset is None or reset.used_at is not None or reset.expires_at < utcnow():
+        raise NotFound("This reset link is unknown, used or expired. Ask for a new one.")
+    return reset
+
+
+async def change_password(context, user: User, *, current: str, new: str) -> None:
+    if not await context.passwords.verify(user.password_hash, current or ""):
+        raise Forbidden(
+            "Your current password is not right.", fields={"current_password": "Not right."}
+        )
+    security.validate_password(new, username=user.username, email=user.email)
+    password_hash = await context.passwords.hash(new)
+    async with context.db.transaction() as session:
+        fresh = await session.get(User, user.id)
+        fresh.password_hash = password_hash

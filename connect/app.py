@@ -1,0 +1,167 @@
+"""create_app(settings): the whole URL space, middleware and lifespan in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from connect import __version__
+from connect.accounts import routes as accounts_routes
+from connect.accounts import service as accounts
+from connect.communities import routes as communities_routes
+from connect.communities import service as communities
+from connect.db import Database
+from connect.errors import ServiceError
+from connect.members import routes as members_routes
+from connect.notifications.mail import Mailer
+from connect.security import LoginThrottle, Passwords, SecurityHeadersMiddleware
+from connect.settings import Settings
+from connect.storage import Storage
+from connect.web import error_json, error_page, is_api, page, render, viewer
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("connect")
+
+
+@dataclass
+class Context:
+    """What handlers and services share: built once per app, no module-level globals."""
+
+    settings: Settings
+    secret_key: str
+    templates: Jinja2Templates
+    passwords: Passwords
+    login_throttle: LoginThrottle
+    mailer: Mailer
+    storage: Storage
+    db: Database | None = None
+    image_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+
+
+@page
+async def home(request: Request) -> Response:
+    context = request.app.state.ctx
+    async with context.db.read() as session:
+        if await accounts.site_is_empty(session):
+            return RedirectResponse("/setup", status_code=303)
+        current = await viewer(request)
+        mine = (
+            await communities.communities_of(session, current, current.user) if current.user else []
+        )
+        featured, total = await communities.list_communities(session, current, per_page=8)
+    return await render(
+        request, "home.html", {"my_communities": mine, "featured": featured, "total": total}
+    )
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok", "version": __version__})
+
+
+async def not_found(request: Request, exc: HTTPException) -> Response:
+    error = ServiceError(exc.detail or "Not found.")
+    error.status = exc.status_code
+    error.code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+    if exc.status_code == 404:
+        error.message = "There is nothing at this address."
+    if is_api(request):
+        return error_json(error)
+    return await error_page(request, error)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    if is_api(request):
+        return JSONResponse(
+            {"error": {"code": "server_error", "message": "Something went wrong on our side."}},
+            status_code=500,
+        )
+    return Response("Something went wrong on our side.", status_code=500, media_type="text/plain")
+
+
+class AccessLogMiddleware:
+    """One structured line per request with its timing."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.log = logging.getLogger("connect.access")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self.log.info(
+                "request method=%s path=%s status=%s ms=%.1f",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    settings.ensure_data_dir()
+    templates = Jinja2Templates(directory=str(ROOT / "templates"))
+    templates.env.globals["site_name"] = settings.site_name
+    context = Context(
+        settings=settings,
+        secret_key=settings.load_secret_key(),
+        templates=templates,
+        passwords=Passwords(settings.password_hash_threads),
+        login_throttle=LoginThrottle(enabled=settings.rate_limits),
+        mailer=Mailer(settings),
+        storage=Storage(settings.path("files")),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        context.db = Database(settings.database_url)
+        try:
+            yield
+        finally:
+            await context.db.dispose()
+
+    routes = [
+        Route("/", home),
+        Route("/healthz", healthz),
+        *accounts_routes.routes,
+        *members_routes.routes,
+        *communities_routes.routes,
+        Mount("/static", app=StaticFiles(directory=str(ROOT / "static")), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(AccessLogMiddleware),
+            Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
+        ],
+        exception_handlers={HTTPException: not_found, Exception: server_error},
+        lifespan=lifespan,
+    )
+    app.state.ctx = context
+    return app

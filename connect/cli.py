@@ -1,0 +1,152 @@
+"""The `connect` command: serve, migrate, create-admin, check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from connect.settings import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        sys.exit(f"connect: configuration error: {exc}")
+
+
+def cmd_migrate(args) -> int:
+    from connect import migrate
+
+    settings = _settings()
+    settings.ensure_data_dir()
+    migrate.upgrade(settings.database_url)
+    print("Database is up to date.")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from connect import migrate
+
+    settings = _settings()
+    settings.ensure_data_dir()
+    migrate.upgrade(settings.database_url)
+    if settings.is_sqlite and args.workers > 1:
+        print(
+            "connect: several workers share one SQLite file; that works, but PostgreSQL "
+            "suits more than one worker better.",
+            file=sys.stderr,
+        )
+    print(f"Connect is serving at http://{args.host}:{args.port}", file=sys.stderr)
+    uvicorn.run(
+        "connect.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        ws="websockets-sansio",
+        log_level=settings.log_level,
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def cmd_create_admin(args) -> int:
+    from connect.accounts import service as accounts
+    from connect.app import create_app
+    from connect.db import Database
+    from connect.errors import ServiceError
+
+    if not args.password_stdin:
+        print(
+            "connect: pass --password-stdin and send the password on standard input.",
+            file=sys.stderr,
+        )
+        return 2
+    password = sys.stdin.readline().rstrip("\r\n")
+    settings = _settings()
+    from connect import migrate
+
+    settings.ensure_data_dir()
+    migrate.upgrade(settings.database_url)
+    app = create_app(settings)
+    context = app.state.ctx
+
+    async def run() -> None:
+        context.db = Database(settings.database_url)
+        try:
+            await accounts.register(
+                context,
+                username=args.username,
+                email=args.email,
+                password=password,
+                display_name=args.display_name or args.username,
+                site_role="admin",
+            )
+        finally:
+            await context.db.dispose()
+
+    try:
+        asyncio.run(run())
+    except ServiceError as exc:
+        details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
+        print(f"connect: {exc.message} {details}".strip(), file=sys.stderr)
+        return 1
+    print(f"Administrator {args.username} created.")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from connect.checks import run_checks
+
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"FAIL configuration: {exc}")
+        return 1
+    problems = asyncio.run(run_checks(settings, report=print))
+    if problems:
+        print(f"{problems} problem{'s' if problems != 1 else ''} found.")
+        return 1
+    print("All checks passed.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="connect", description="Run and manage a Connect site.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="migrate, then serve the site")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(func=cmd_migrate)
+
+    admin = sub.add_parser("create-admin", help="create a site administrator")
+    admin.add_argument("username")
+    admin.add_argument("email")
+    admin.add_argument("--display-name", default="")
+    admin.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    admin.set_defaults(func=cmd_create_admin)
+
+    check = sub.add_parser("check", help="check configuration, database, index and data folder")
+    check.set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

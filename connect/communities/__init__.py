@@ -1,0 +1,1 @@
+"""Communities: their settings, memberships, join requests, invitations and roles."""

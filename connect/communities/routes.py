@@ -1,0 +1,414 @@
+"""Pages and API for the community directory, community pages, membership and roles."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from connect import permissions
+from connect.communities import service
+from connect.communities.models import MODERATION_MODES, ROLES, VISIBILITIES
+from connect.communities.service import community_json, membership_json
+from connect.errors import Conflict, Forbidden, Invalid, NotSignedIn
+from connect.web import (
+    api,
+    ctx,
+    form_data,
+    form_text,
+    json_body,
+    page,
+    page_params,
+    redirect,
+    refresh_viewer,
+    render,
+    viewer,
+)
+
+SETTING_FIELDS = ("slug", "name", "description", "visibility", "moderation")
+
+
+def _choices() -> dict:
+    return {"visibilities": VISIBILITIES, "moderation_modes": MODERATION_MODES, "roles": ROLES}
+
+
+async def _community_page(request: Request, template: str, tab: str, extra: dict | None = None):
+    current = await viewer(request)
+    async with ctx(request).db.read() as session:
+        community = await service.get_visible(session, current, request.path_params["slug"])
+        context = {
+            "community": community,
+            "tab": tab,
+            "can_read": permissions.can_read_community(current, community),
+            "can_join": permissions.can_join(current, community),
+            "can_manage": permissions.can_manage(current, community),
+            "role": current.role_in(community),
+            "status": current.status_in(community),
+            **_choices(),
+        }
+        if extra:
+            context.update(await extra(session, current, community))
+    return await render(request, template, context)
+
+
+# Pages ----------------------------------------------------------------------------
+
+
+@page
+async def directory_page(request: Request) -> Response:
+    current = await viewer(request)
+    page_number, per_page = page_params(request, default_per_page=24)
+    q = request.query_params.get("q", "")[:100]
+    async with ctx(request).db.read() as session:
+        communities, total = await service.list_communities(
+            session, current, q=q, page=page_number, per_page=per_page
+        )
+    return await render(
+        request,
+        "communities/directory.html",
+        {
+            "communities": communities,
+            "total": total,
+            "page": page_number,
+            "per_page": per_page,
+            "q": q,
+            "can_create": permissions.can_create_community(current),
+        },
+    )
+
+
+@page
+async def new_page(request: Request) -> Response:
+    current = await viewer(request)
+    if not current.signed_in:
+        return redirect(request, "/login?next=/communities/new")
+    if not permissions.can_create_community(current):
+        raise Forbidden("Only site administrators can create communities.")
+    values = {"visibility": "open", "moderation": "none"}
+    errors, status = {}, 200
+    if request.method == "POST":
+        form = await form_data(request)
+        values = {k: form_text(form, k) for k in SETTING_FIELDS}
+        try:
+            async with ctx(request).db.transaction() as session:
+                community = await service.create_community(session, current, values)
+        except (Invalid, Conflict) as exc:
+            errors, status = exc.fields, exc.status
+        else:
+            return redirect(request, f"/c/{community.slug}", message="The community is ready.")
+    return await render(
+        request,
+        "communities/new.html",
+        {"values": values, "errors": errors, **_choices()},
+        status=status,
+    )
+
+
+@page
+async def home_page(request: Request) -> Response:
+    return await _community_page(request, "communities/home.html", "discussion")
+
+
+@page
+async def library_page(request: Request) -> Response:
+    return await _community_page(request, "communities/library.html", "library")
+
+
+@page
+async def about_page(request: Request) -> Response:
+    return await _community_page(request, "communities/about.html", "about")
+
+
+@page
+async def members_page(request: Request) -> Response:
+    page_number, per_page = page_params(request, default_per_page=50)
+
+    async def extra(session, current, community):
+        if not permissions.can_read_community(current, community):
+            return {"members": [], "total": 0}
+        members, total = await service.list_members(
+            session, current, community, page=page_number, per_page=per_page
+        )
+        context = {"members": members, "total": total, "page": page_number, "per_page": per_page}
+        if permissions.can_moderate(current, community):
+            context["pending"], _ = await service.list_members(
+                session, current, community, status="pending", per_page=100
+            )
+            context["invited"], _ = await service.list_members(
+                session, current, community, status="invited", per_page=100
+            )
+        return context
+
+    return await _community_page(request, "communities/members.html", "members", extra)
+
+
+async def _membership_action(request: Request, action) -> Response:
+    current = await viewer(request)
+    if not current.signed_in:
+        return redirect(request, f"/login?next=/c/{request.path_params['slug']}")
+    form = await form_data(request)
+    slug = request.path_params["slug"]
+    async with ctx(request).db.transaction() as session:
+        community = await service.get_visible(session, current, slug)
+        message = await action(session, current, community, form)
+    return redirect(request, form_text(form, "back") or f"/c/{community.slug}", message=message)
+
+
+@page
+async def join_action(request: Request) -> Response:
+    async def act(session, current, community, form):
+        status = await service.join(session, current, community)
+        if status == "pending":
+            return "Your request to join is with the moderators."
+        return f"Welcome to {community.name}!"
+
+    return await _membership_action(request, act)
+
+
+@page
+async def leave_action(request: Request) -> Response:
+    async def act(session, current, community, form):
+        await service.leave(session, current, community)
+        return f"You have left {community.name}."
+
+    response = await _membership_action(request, act)
+    if request.path_params["slug"]:
+        response.headers["location"] = "/communities"
+    return response
+
+
+def _back(community) -> str:
+    return f"/c/{community.slug}/members"
+
+
+@page
+async def invite_action(request: Request) -> Response:
+    async def act(session, current, community, form):
+        membership = await service.invite(session, current, community, form_text(form, "username"))
+        if membership.status == "active":
+            return f"{membership.user.display_name} is now a member."
+        return f"{membership.user.display_name} is invited."
+
+    return await _with_member_errors(request, act)
+
+
+@page
+async def role_action(request: Request) -> Response:
+    async def act(session, current, community, form):
+        membership = await service.set_role(
+            session, current, community, request.path_params["username"], form_text(form, "role")
+        )
+        return f"{membership.user.display_name} is now {membership.role}."
+
+    return await _with_member_errors(request, act)
+
+
+@page
+async def remove_action(request: Request) -> Response:
+    async def act(session, current, community, form):
+        await service.remove_member(session, current, community, request.path_params["username"])
+        return "Done."
+
+    return await _with_member_errors(request, act)
+
+
+async def _with_member_errors(request: Request, act) -> Response:
+    """Run a members-page action; a refusal returns to the page with the reason shown."""
+    try:
+        return await _membership_action(request, act)
+    except (Invalid, Conflict, Forbidden) as exc:
+        if isinstance(exc, Forbidden) and exc.code == "csrf_failed":
+            raise
+        return redirect(request, f"/c/{request.path_params['slug']}/members", message=exc.message)
+
+
+@page
+async def settings_page(request: Request) -> Response:
+    current = await viewer(request)
+    async with ctx(request).db.read() as session:
+        community = await service.get_visible(session, current, request.path_params["slug"])
+    if not permissions.can_manage(current, community):
+        raise Forbidden("Only this community's moderators can change its settings.")
+    values = {k: getattr(community, k) for k in SETTING_FIELDS}
+    errors, status = {}, 200
+    if request.method == "POST":
+        form = await form_data(request)
+        values = {k: form_text(form, k) for k in SETTING_FIELDS if k != "slug"}
+        try:
+            async with ctx(request).db.transaction() as session:
+                community = await service.get_visible(session, current, community.slug)
+                await service.update_community(session, current, community, values)
+        except Invalid as exc:
+            errors, status = exc.fields, exc.status
+            values["slug"] = community.slug
+        else:
+            return redirect(request, f"/c/{community.slug}/about", message="Settings saved.")
+    return await render(
+        request,
+        "communities/settings.html",
+        {
+            "community": community,
+            "values": values,
+            "errors": errors,
+            "tab": "settings",
+            "can_manage": True,
+            **_choices(),
+        },
+        status=status,
+    )
+
+
+# JSON API ---------------------------------------------------------------------------
+
+
+@api
+async def api_list(request: Request) -> Response:
+    current = await viewer(request)
+    page_number, per_page = page_params(request)
+    async with ctx(request).db.read() as session:
+        communities, total = await service.list_communities(
+            session,
+            current,
+            q=request.query_params.get("q", "")[:100],
+            page=page_number,
+            per_page=per_page,
+        )
+    return JSONResponse(
+        {
+            "items": [community_json(c, current) for c in communities],
+            "total": total,
+            "page": page_number,
+            "per_page": per_page,
+        }
+    )
+
+
+@api
+async def api_create(request: Request) -> Response:
+    current = await viewer(request)
+    if not current.signed_in:
+        raise NotSignedIn("Sign in first.")
+    data = await json_body(request)
+    async with ctx(request).db.transaction() as session:
+        community = await service.create_community(session, current, data)
+    current = await refresh_viewer(request)
+    return JSONResponse(community_json(community, current), status_code=201)
+
+
+@api
+async def api_get(request: Request) -> Response:
+    current = await viewer(request)
+    async with ctx(request).db.read() as session:
+        community = await service.get_visible(session, current, request.path_params["slug"])
+    return JSONResponse(community_json(community, current))
+
+
+@api
+async def api_update(request: Request) -> Response:
+    current = await viewer(request)
+    if not current.signed_in:
+        raise NotSignedIn("Sign in first.")
+    data = await json_body(request)
+    async with ctx(request).db.transaction() as session:
+        community = await service.get_visible(session, current, request.path_params["slug"])
+        await service.update_community(session, current, community, data)
+    return JSONResponse(community_json(community, current))
+
+
+async def _signed_in_community(request: Request, session):
+    current = await viewer(request)
+    if not current.signed_in:
+        raise NotSignedIn("Sign in first.")
+    return current, await service.get_visible(session, current, request.path_params["slug"])
+
+
+@api
+async def api_join(request: Request) -> Response:
+    async with ctx(request).db.transaction() as session:
+        current, community = await _signed_in_community(request, session)
+        status = await service.join(session, current, community)
+    return JSONResponse({"status": status})
+
+
+@api
+async def api_leave(request: Request) -> Response:
+    async with ctx(request).db.transaction() as session:
+        current, community = await _signed_in_community(request, session)
+        await service.leave(session, current, community)
+    return Response(status_code=204)
+
+
+@api
+async def api_members(request: Request) -> Response:
+    current = await viewer(request)
+    page_number, per_page = page_params(request, default_per_page=50)
+    status = request.query_params.get("status", "active")
+    if status not in ("active", "pending", "invited"):
+        raise Invalid("status is one of active, pending, invited.", fields={"status": "Unknown."})
+    async with ctx(request).db.read() as session:
+        community = await service.get_visible(session, current, request.path_params["slug"])
+        members, total = await service.list_members(
+            session, current, community, status=status, page=page_number, per_page=per_page
+        )
+    return JSONResponse(
+        {
+            "items": [membership_json(m) for m in members],
+            "total": total,
+            "page": page_number,
+            "per_page": per_page,
+        }
+    )
+
+
+@api
+async def api_set_role(request: Request) -> Response:
+    data = await json_body(request)
+    async with ctx(request).db.transaction() as session:
+        current, community = await _signed_in_community(request, session)
+        membership = await service.set_role(
+            session, current, community, request.path_params["username"], data.get("role", "")
+        )
+    return JSONResponse(membership_json(membership))
+
+
+@api
+async def api_remove(request: Request) -> Response:
+    async with ctx(request).db.transaction() as session:
+        current, community = await _signed_in_community(request, session)
+        await service.remove_member(session, current, community, request.path_params["username"])
+    return Response(status_code=204)
+
+
+@api
+async def api_invite(request: Request) -> Response:
+    data = await json_body(request)
+    async with ctx(request).db.transaction() as session:
+        current, community = await _signed_in_community(request, session)
+        membership = await service.invite(session, current, community, data.get("username", ""))
+    return JSONResponse(membership_json(membership), status_code=201)
+
+
+routes = [
+    Route("/communities", directory_page),
+    Route("/communities/new", new_page, methods=["GET", "POST"]),
+    Route("/c/{slug}", home_page),
+    Route("/c/{slug}/library", library_page),
+    Route("/c/{slug}/about", about_page),
+    Route("/c/{slug}/members", members_page),
+    Route("/c/{slug}/settings", settings_page, methods=["GET", "POST"]),
+    Route("/c/{slug}/join", join_action, methods=["POST"]),
+    Route("/c/{slug}/leave", leave_action, methods=["POST"]),
+    Route("/c/{slug}/invitations", invite_action, methods=["POST"]),
+    Route("/c/{slug}/members/{username}/role", role_action, methods=["POST"]),
+    Route("/c/{slug}/members/{username}/remove", remove_action, methods=["POST"]),
+    Route("/api/v1/communities", api_list),
+    Route("/api/v1/communities", api_create, methods=["POST"]),
+    Route("/api/v1/communities/{slug}", api_get),
+    Route("/api/v1/communities/{slug}", api_update, methods=["PATCH"]),
+    Route("/api/v1/communities/{slug}/join", api_join, methods=["POST"]),
+    Route("/api/v1/communities/{slug}/leave", api_leave, methods=["POST"]),
+    Route("/api/v1/communities/{slug}/members", api_members),
+    Route("/api/v1/communities/{slug}/members/{username}", api_set_role, methods=["PUT"]),
+    Route("/api/v1/communities/{slug}/members/{username}", api_remove, methods=["DELETE"]),
+    Route("/api/v1/communities/{slug}/invitations", api_invite, methods=["POST"]),
+]

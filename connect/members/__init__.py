@@ -1,0 +1,1 @@
+"""Members: profiles, the directory, avatars and preferences."""

@@ -1,0 +1,36 @@
+"""Tables for members: the profile beside each account."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from connect.db import Base
+
+PROFILE_FIELDS = ("pronouns", "title", "organization", "location", "bio", "interests")
+# Shown to everyone unless the member hides them; display name and username always are.
+DEFAULT_PUBLIC_FIELDS = ["pronouns", "title", "organization", "location", "bio", "interests"]
+
+
+class Profile(Base):
+    __tablename__ = "profiles"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    pronouns: Mapped[str] = mapped_column(String(40), default="")
+    title: Mapped[str] = mapped_column(String(120), default="")
+    organization: Mapped[str] = mapped_column(String(160), default="", index=True)
+    location: Mapped[str] = mapped_column(String(120), default="", index=True)
+    bio: Mapped[str] = mapped_column(Text, default="")
+    interests: Mapped[str] = mapped_column(String(500), default="")
+    avatar_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    public_fields: Mapped[list] = mapped_column(JSON, default=lambda: list(DEFAULT_PUBLIC_FIELDS))
+    listed: Mapped[bool] = mapped_column(default=True)
+    preferences: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    user: Mapped[User] = relationship(back_populates="profile")  # noqa: F821
+
+    @property
+    def interest_list(self) -> list[str]:
+        return [i.strip() for i in self.interests.split(",") if i.strip()]

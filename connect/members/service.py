@@ -1,0 +1,222 @@
+"""Member operations: profiles, the directory and avatars."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connect import events, permissions
+from connect.accounts.models import User
+from connect.errors import Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
+from connect.members.models import PROFILE_FIELDS, Profile
+from connect.permissions import Viewer
+
+FIELD_LIMITS = {
+    "display_name": 100,
+    "pronouns": 40,
+    "title": 120,
+    "organization": 160,
+    "location": 120,
+    "bio": 10_000,
+    "interests": 500,
+}
+AVATAR_MAX_BYTES = 5 * 1024 * 1024
+AVATAR_MAX_PIXELS = 40_000_000  # larger images are refused before decoding (bombs)
+AVATAR_SIZE = 256
+
+
+def avatar_url(user: User) -> str | None:
+    if user.profile and user.profile.avatar_sha256:
+        return f"/members/{user.username}/avatar?v={user.profile.avatar_sha256[:12]}"
+    return None
+
+
+def member_json(user: User, viewer: Viewer) -> dict:
+    """A member as the viewer may see them: public fields, or all of them for self/admin."""
+    profile = user.profile
+    shown = permissions.visible_profile_fields(
+        viewer, user, profile.public_fields if profile else []
+    )
+    data = {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "avatar_url": avatar_url(user),
+        "joined_at": user.created_at.isoformat(),
+        "site_role": user.site_role,
+    }
+    for name in PROFILE_FIELDS:
+        data[name] = (getattr(profile, name) or None) if profile and name in shown else None
+    data["interests"] = profile.interest_list if profile and "interests" in shown else []
+    if permissions.can_see_private_fields(viewer, user):
+        data["email"] = user.email
+        data["public_fields"] = list(profile.public_fields) if profile else []
+        data["listed"] = profile.listed if profile else True
+        data["preferences"] = dict(profile.preferences or {}) if profile else {}
+        if user.suspended_until:
+            data["suspended_until"] = user.suspended_until.isoformat()
+    return data
+
+
+async def get_member(session: AsyncSession, username: str) -> User:
+    user = (
+        await session.execute(select(User).where(User.username == username.lower()))
+    ).scalar_one_or_none()
+    if user is None:
+        raise NotFound("No member has that username.")
+    return user
+
+
+def _clean_profile_changes(changes: dict) -> tuple[dict, dict[str, str]]:
+    clean: dict = {}
+    problems: dict[str, str] = {}
+    for name, value in changes.items():
+        if name in FIELD_LIMITS:
+            if not isinstance(value, str):
+                problems[name] = "Must be text."
+                continue
+            value = value.strip() if name != "bio" else value.replace("\r\n", "\n").strip()
+            if len(value) > FIELD_LIMITS[name]:
+                problems[name] = f"Use at most {FIELD_LIMITS[name]} characters."
+                continue
+            if name == "display_name" and not value:
+                problems[name] = "Enter the name other members will see."
+                continue
+            if name == "interests":
+                value = ", ".join(dict.fromkeys(i.strip() for i in value.split(",") if i.strip()))
+            clean[name] = value
+        elif name == "public_fields":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                problems[name] = "A list of profile field names."
+                continue
+            unknown = set(value) - set(PROFILE_FIELDS)
+            if unknown:
+                problems[name] = f"Unknown fields: {', '.join(sorted(unknown))}."
+                continue
+            clean[name] = [f for f in PROFILE_FIELDS if f in value]
+        elif name == "listed":
+            if not isinstance(value, bool):
+                problems[name] = "true or false."
+                continue
+            clean[name] = value
+    return clean, problems
+
+
+async def update_profile(
+    session: AsyncSession,
+    viewer: Viewer,
+    user: User,
+    changes: dict,
+    *,
+    avatar_sha256: str | None = None,
+) -> User:
+    if not permissions.can_edit_profile(viewer, user):
+        raise Forbidden("You can only edit your own profile.")
+    clean, problems = _clean_profile_changes(changes)
+    if problems:
+        raise Invalid("Some profile fields need another look.", fields=problems)
+    if avatar_sha256:
+        clean["avatar_sha256"] = avatar_sha256
+    user = await session.get(User, user.id)
+    for name, value in clean.items():
+        if name == "display_name":
+            user.display_name = value
+        else:
+            setattr(user.profile, name, value)
+    await events.record(
+        session,
+        "member.updated",
+        actor_id=viewer.id,
+        subject_id=user.id,
+        data={"username": user.username},
+    )
+    return user
+
+
+def _reencode_avatar(data: bytes) -> bytes:
+    """Decode at most AVATAR_MAX_PIXELS, crop to a square, re-encode as PNG."""
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            if probe.format not in ("PNG", "JPEG", "GIF", "WEBP"):
+                raise UnsupportedType("Upload a PNG, JPEG, GIF or WebP image.")
+            width, height = probe.size
+            if width * height > AVATAR_MAX_PIXELS:
+                raise TooLarge("That image has too many pixels; use a smaller one.")
+            image = probe.convert("RGBA")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
+        raise UnsupportedType("That file is not an image we can read.") from None
+    side = min(image.size)
+    left = (image.width - side) // 2
+    top = (image.height - side) // 2
+    image = image.crop((left, top, left + side, top + side))
+    image.thumbnail((AVATAR_SIZE, AVATAR_SIZE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+async def prepare_avatar(context, data: bytes) -> str:
+    """Check, re-encode and store an avatar image; returns the stored blob's sha256."""
+    if not data:
+        raise Invalid("Choose an image file.", fields={"avatar": "Choose an image file."})
+    if len(data) > AVATAR_MAX_BYTES:
+        raise TooLarge("The photo is larger than 5 MB.")
+    async with context.image_slots:
+        png = await asyncio.to_thread(_reencode_avatar, data)
+    blob = await asyncio.to_thread(context.storage.put_bytes, png)
+    return blob.sha256
+
+
+async def directory(
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    q: str = "",
+    organization: str = "",
+    location: str = "",
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[list[User], int]:
+    """Listed members, filtered by name, organization and location (public fields only)."""
+    query = select(User).join(Profile).where(Profile.listed.is_(True))
+    if q.strip():
+        like = f"%{_escape_like(q.strip().lower()[:100])}%"
+        query = query.where(
+            or_(
+                func.lower(User.username).like(like, escape="\\"),
+                func.lower(User.display_name).like(like, escape="\\"),
+            )
+        )
+    for column, name, value in (
+        (Profile.organization, "organization", organization),
+        (Profile.location, "location", location),
+    ):
+        if value.strip():
+            like = f"%{_escape_like(value.strip().lower()[:100])}%"
+            # A hidden field must not be searchable by outsiders.
+            query = query.where(
+                func.lower(column).like(like, escape="\\"),
+                _field_public(name),
+            )
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar()
+    rows = await session.execute(
+        query.order_by(func.lower(User.display_name), User.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return list(rows.scalars().unique()), total
+
+
+def _field_public(name: str):
+    # public_fields is a JSON list; a LIKE on its text form works on SQLite and PostgreSQL.
+    from sqlalchemy import String, cast
+
+    return cast(Profile.public_fields, String).like(f'%"{name}"%')
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

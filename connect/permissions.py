@@ -1,0 +1,190 @@
+"""The policy: who may see, read, join, post in and moderate what.
+
+Pure functions over a `Viewer` (the signed-in user and their memberships) and
+the resource; every page, API answer, search result and live event asks here.
+A private thing the viewer may not see must look absent (404), never forbidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, false, or_, true
+
+from connect.accounts.models import User
+from connect.communities.models import Community
+from connect.db import utcnow
+
+
+@dataclass(frozen=True)
+class Role:
+    role: str  # member / moderator / owner
+    status: str  # active / pending / invited
+
+
+@dataclass
+class Viewer:
+    user: User | None = None
+    memberships: dict[int, Role] = field(default_factory=dict)
+    now: datetime = field(default_factory=utcnow)
+
+    @property
+    def signed_in(self) -> bool:
+        return self.user is not None
+
+    @property
+    def id(self) -> int | None:
+        return self.user.id if self.user else None
+
+    @property
+    def suspended(self) -> bool:
+        return self.user is not None and self.user.is_suspended(self.now)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user is not None and self.user.is_admin and not self.suspended
+
+    @property
+    def is_site_moderator(self) -> bool:
+        return self.user is not None and self.user.is_site_moderator and not self.suspended
+
+    def role_in(self, community: Community) -> str | None:
+        """The active role in the community, or None."""
+        m = self.memberships.get(community.id)
+        return m.role if m and m.status == "active" else None
+
+    def status_in(self, community: Community) -> str | None:
+        m = self.memberships.get(community.id)
+        return m.status if m else None
+
+    def active_community_ids(self) -> list[int]:
+        return [cid for cid, m in self.memberships.items() if m.status == "active"]
+
+
+ANONYMOUS = Viewer()
+
+
+# Communities -----------------------------------------------------------------
+
+
+def can_see_community(viewer: Viewer, community: Community) -> bool:
+    """Whether the community exists for this viewer at all (else: 404)."""
+    if community.visibility != "private":
+        return True
+    if viewer.is_site_moderator:
+        return True
+    return viewer.status_in(community) in ("active", "invited")
+
+
+def can_read_community(viewer: Viewer, community: Community) -> bool:
+    """Whether the viewer may read its board, library and member list."""
+    if community.visibility == "open":
+        return True
+    if viewer.suspended:
+        return False
+    return viewer.is_site_moderator or viewer.role_in(community) is not None
+
+
+def can_join(viewer: Viewer, community: Community) -> bool:
+    """Join at once (open) or ask to (closed); private needs an invitation."""
+    if not viewer.signed_in or viewer.suspended or viewer.role_in(community):
+        return False
+    if community.visibility == "private":
+        return viewer.status_in(community) == "invited"
+    return True
+
+
+def can_leave(viewer: Viewer, community: Community) -> bool:
+    return viewer.signed_in and viewer.status_in(community) is not None
+
+
+def can_post(viewer: Viewer, community: Community) -> bool:
+    if not viewer.signed_in or viewer.suspended:
+        return False
+    return viewer.role_in(community) is not None or viewer.is_site_moderator
+
+
+def can_moderate(viewer: Viewer, community: Community) -> bool:
+    if viewer.is_site_moderator:
+        return True
+    if viewer.suspended:
+        return False
+    return viewer.role_in(community) in ("moderator", "owner")
+
+
+def can_manage(viewer: Viewer, community: Community) -> bool:
+    """Change the community's settings: its owners, moderators and site admins."""
+    return can_moderate(viewer, community)
+
+
+def can_create_community(viewer: Viewer) -> bool:
+    return viewer.is_admin
+
+
+def can_set_role(viewer: Viewer, community: Community, *, current: str | None, new: str) -> bool:
+    """Add, approve, promote or demote a member.
+
+    Moderators add and approve plain members; owners and site admins set any role.
+    """
+    if viewer.is_admin or viewer.role_in(community) == "owner":
+        return True
+    if not can_moderate(viewer, community):
+        return False
+    return new == "member" and current in (None, "member")
+
+
+def can_remove_member(viewer: Viewer, community: Community, *, role: str) -> bool:
+    if viewer.is_admin or viewer.role_in(community) == "owner":
+        return True
+    return can_moderate(viewer, community) and role == "member"
+
+
+def readable_communities_clause(viewer: Viewer) -> ColumnElement[bool]:
+    """SQL condition on Community for the communities whose content the viewer may read."""
+    if viewer.is_site_moderator:
+        return true()
+    ids = [] if viewer.suspended else viewer.active_community_ids()
+    if not ids:
+        return Community.visibility == "open"
+    return or_(Community.visibility == "open", Community.id.in_(ids))
+
+
+def visible_communities_clause(viewer: Viewer) -> ColumnElement[bool]:
+    """SQL condition on Community for those listed to the viewer in the directory."""
+    if viewer.is_site_moderator:
+        return true()
+    ids = [cid for cid, m in viewer.memberships.items() if m.status in ("active", "invited")]
+    if not ids:
+        return Community.visibility != "private"
+    return or_(Community.visibility != "private", Community.id.in_(ids))
+
+
+# Members ---------------------------------------------------------------------
+
+
+def can_edit_profile(viewer: Viewer, user: User) -> bool:
+    if not viewer.signed_in:
+        return False
+    return viewer.id == user.id or viewer.is_admin
+
+
+def can_see_private_fields(viewer: Viewer, user: User) -> bool:
+    """Email, preferences and hidden profile fields: the member and site admins."""
+    return can_edit_profile(viewer, user)
+
+
+def visible_profile_fields(viewer: Viewer, user: User, public_fields: list[str]) -> set[str]:
+    from connect.members.models import PROFILE_FIELDS
+
+    if can_see_private_fields(viewer, user):
+        return set(PROFILE_FIELDS)
+    return set(public_fields) & set(PROFILE_FIELDS)
+
+
+def can_view_directory(viewer: Viewer) -> bool:
+    return True
+
+
+def never() -> ColumnElement[bool]:
+    return false()

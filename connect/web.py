@@ -1,0 +1,329 @@
+"""Request helpers shared by every domain's routes: who is asking, bodies, pages, errors."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select, update
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from connect import security
+from connect.accounts.models import Token
+from connect.communities.models import Membership
+from connect.db import utcnow
+from connect.errors import BadRequest, Forbidden, NotSignedIn, RateLimited, ServiceError, TooLarge
+from connect.permissions import Role, Viewer
+
+SESSION_COOKIE = "connect_session"
+ANON_COOKIE = "connect_anon"
+FLASH_COOKIE = "connect_flash"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+MAX_JSON_BYTES = 1024 * 1024
+MAX_FORM_FIELD_BYTES = 256 * 1024
+
+
+def ctx(request: Request):
+    """The application context (settings, database, services) built by create_app."""
+    return request.app.state.ctx
+
+
+# Who is asking -------------------------------------------------------------------
+
+
+async def viewer(request: Request) -> Viewer:
+    """The viewer for this request, from a bearer token or the session cookie (cached)."""
+    cached = getattr(request.state, "viewer", None)
+    if cached is not None:
+        return cached
+    context = ctx(request)
+    request.state.auth = None
+    request.state.token_id = None
+    user = None
+    bearer = _bearer(request)
+    raw = bearer or request.cookies.get(SESSION_COOKIE)
+    if raw:
+        kind = "api" if bearer else "session"
+        now = utcnow()
+        async with context.db.read() as session:
+            token = (
+                await session.execute(
+                    select(Token).where(Token.token_hash == security.token_hash(raw))
+                )
+            ).scalar_one_or_none()
+            if (
+                token is not None
+                and token.kind == kind
+                and (token.expires_at is None or token.expires_at > now)
+            ):
+                user = token.user
+                request.state.auth = "bearer" if bearer else "cookie"
+                request.state.token_id = token.id
+                request.state.session_token = raw
+                if now - token.last_used_at > timedelta(hours=1):
+                    await _touch(context, token, now)
+            memberships = {}
+            if user is not None:
+                rows = await session.execute(
+                    select(Membership.community_id, Membership.role, Membership.status).where(
+                        Membership.user_id == user.id
+                    )
+                )
+                memberships = {cid: Role(role, status) for cid, role, status in rows}
+        if bearer and user is None:
+            request.state.auth = "invalid_bearer"
+    else:
+        memberships = {}
+    result = Viewer(user=user, memberships=memberships)
+    request.state.viewer = result
+    return result
+
+
+async def refresh_viewer(request: Request) -> Viewer:
+    request.state.viewer = None
+    return await viewer(request)
+
+
+async def _touch(context, token: Token, now) -> None:
+    """Record use and slide a session's expiry forward, at most hourly."""
+    values: dict[str, Any] = {"last_used_at": now}
+    if token.kind == "session":
+        values["expires_at"] = now + timedelta(days=context.settings.session_days)
+    async with context.db.transaction() as session:
+        await session.execute(update(Token).where(Token.id == token.id).values(**values))
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+# CSRF ----------------------------------------------------------------------------
+
+
+def session_key(request: Request) -> str:
+    """What CSRF tokens bind to: the session token, or an anonymous nonce cookie."""
+    token = getattr(request.state, "session_token", None)
+    if token and getattr(request.state, "auth", None) == "cookie":
+        return token
+    nonce = request.cookies.get(ANON_COOKIE) or getattr(request.state, "anon_nonce", None)
+    if not nonce:
+        nonce = secrets.token_urlsafe(24)
+        request.state.anon_nonce = nonce
+    return nonce
+
+
+def csrf_token(request: Request) -> str:
+    return security.csrf_token(ctx(request).secret_key, session_key(request))
+
+
+def check_csrf(request: Request, presented: str | None) -> None:
+    key = None
+    if getattr(request.state, "auth", None) == "cookie":
+        key = request.state.session_token
+    else:
+        key = request.cookies.get(ANON_COOKIE)
+    if not security.csrf_matches(ctx(request).secret_key, key, presented):
+        raise Forbidden(
+            "This form has expired or did not come from this site. Reload the page and try again.",
+            code="csrf_failed",
+        )
+
+
+def set_anon_cookie(request: Request, response: Response) -> None:
+    nonce = getattr(request.state, "anon_nonce", None)
+    if nonce and not request.cookies.get(ANON_COOKIE):
+        response.set_cookie(
+            ANON_COOKIE,
+            nonce,
+            httponly=True,
+            samesite="lax",
+            secure=ctx(request).settings.secure_cookies,
+        )
+
+
+# Bodies ----------------------------------------------------------------------------
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, or a 400 that says what is wrong with it."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise BadRequest("Send the body as JSON (Content-Type: application/json).")
+    body = await request.body()
+    if len(body) > MAX_JSON_BYTES:
+        raise TooLarge("The request body is too large.")
+    try:
+        data = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("The body is not valid JSON.", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object.", code="invalid_json")
+    return data
+
+
+async def form_data(request: Request, *, max_files: int = 0) -> FormData:
+    """The submitted form, after its CSRF token is checked."""
+    await viewer(request)
+    try:
+        form = await request.form(
+            max_files=max_files, max_fields=200, max_part_size=MAX_FORM_FIELD_BYTES
+        )
+    except Exception as exc:  # malformed multipart or urlencoded bodies
+        raise BadRequest(f"The form could not be read: {exc}") from None
+    check_csrf(request, form.get("csrf_token"))
+    return form
+
+
+def form_text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def page_params(request: Request, *, default_per_page: int = 20) -> tuple[int, int]:
+    """`page` and `per_page` from the query, clamped (per_page at most 100)."""
+
+    def number(name: str, default: int) -> int:
+        try:
+            return int(request.query_params.get(name, default))
+        except ValueError:
+            return default
+
+    page = max(1, min(number("page", 1), 100_000))
+    per_page = max(1, min(number("per_page", default_per_page), 100))
+    return page, per_page
+
+
+# Pages ---------------------------------------------------------------------------------
+
+
+def _flash_serializer(request: Request) -> URLSafeSerializer:
+    return URLSafeSerializer(ctx(request).secret_key, salt="flash")
+
+
+def flash(request: Request, response: Response, message: str) -> Response:
+    response.set_cookie(
+        FLASH_COOKIE,
+        _flash_serializer(request).dumps(message),
+        httponly=True,
+        samesite="lax",
+        secure=ctx(request).settings.secure_cookies,
+    )
+    return response
+
+
+def redirect(request: Request, url: str, *, message: str | None = None) -> Response:
+    response = RedirectResponse(url, status_code=303)
+    if message:
+        flash(request, response, message)
+    return response
+
+
+async def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200
+) -> Response:
+    """Render a page with the viewer, CSRF token and any flash message in its context."""
+    current = await viewer(request)
+    values = {
+        "viewer": current,
+        "me": current.user,
+        "csrf_token": csrf_token(request),
+        "settings": ctx(request).settings,
+        "notice": None,
+    }
+    raw_flash = request.cookies.get(FLASH_COOKIE)
+    if raw_flash:
+        with contextlib.suppress(BadSignature):
+            values["notice"] = _flash_serializer(request).loads(raw_flash)
+    values.update(context or {})
+    response = ctx(request).templates.TemplateResponse(
+        request, template, values, status_code=status
+    )
+    if raw_flash:
+        response.delete_cookie(FLASH_COOKIE)
+    set_anon_cookie(request, response)
+    return response
+
+
+# Errors -------------------------------------------------------------------------------
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def error_json(exc: ServiceError) -> JSONResponse:
+    headers = {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse(exc.as_json(), status_code=exc.status, headers=headers)
+
+
+async def error_page(request: Request, exc: ServiceError) -> Response:
+    response = await render(
+        request, "error.html", {"status": exc.status, "message": exc.message}, status=exc.status
+    )
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def api(handler: Handler) -> Handler:
+    """Wrap a JSON API handler: bearer/cookie auth, CSRF for cookie writes, error shape."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: Request) -> Response:
+        try:
+            await viewer(request)
+            if request.state.auth == "invalid_bearer":
+                raise NotSignedIn(
+                    "The bearer token is unknown, expired or revoked.", code="invalid_token"
+                )
+            if (
+                request.method not in SAFE_METHODS
+                and request.state.auth == "cookie"
+                and not getattr(handler, "csrf_exempt", False)
+            ):
+                check_csrf(request, request.headers.get("x-csrf-token"))
+            return await handler(request)
+        except ServiceError as exc:
+            return error_json(exc)
+
+    return wrapper
+
+
+def csrf_exempt(handler: Handler) -> Handler:
+    """For sign-in endpoints: they take credentials, not the session's authority."""
+    handler.csrf_exempt = True
+    return handler
+
+
+def page(handler: Handler) -> Handler:
+    """Wrap an HTML handler: service errors become an error page with the right status."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ServiceError as exc:
+            return await error_page(request, exc)
+
+    return wrapper
