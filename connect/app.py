@@ -21,16 +21,29 @@ from starlette.templating import Jinja2Templates
 from connect import __version__
 from connect.accounts import routes as accounts_routes
 from connect.accounts import service as accounts
+from connect.boards import reading as boards_reading
+from connect.boards import routes as boards_routes
 from connect.communities import routes as communities_routes
 from connect.communities import service as communities
 from connect.db import Database
 from connect.errors import ServiceError
 from connect.members import routes as members_routes
+from connect.members.service import avatar_url
+from connect.notifications import routes as notifications_routes
+from connect.notifications import service as notifications
 from connect.notifications.mail import Mailer
-from connect.security import LoginThrottle, Passwords, SecurityHeadersMiddleware
+from connect.notifications.service import Notifier
+from connect.security import (
+    SECURITY_HEADERS,
+    LoginThrottle,
+    Passwords,
+    RequestLimit,
+    SecurityHeadersMiddleware,
+)
 from connect.settings import Settings
 from connect.storage import Storage
 from connect.web import error_json, error_page, is_api, page, render, viewer
+from connect.workers import Consumer, Job, Workers
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("connect")
@@ -45,9 +58,11 @@ class Context:
     templates: Jinja2Templates
     passwords: Passwords
     login_throttle: LoginThrottle
+    reset_throttle: RequestLimit
     mailer: Mailer
     storage: Storage
     db: Database | None = None
+    workers: Workers | None = None
     image_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
 
@@ -62,8 +77,11 @@ async def home(request: Request) -> Response:
             await communities.communities_of(session, current, current.user) if current.user else []
         )
         featured, total = await communities.list_communities(session, current, per_page=8)
+        latest = await boards_reading.latest_discussions(session, current, limit=10)
     return await render(
-        request, "home.html", {"my_communities": mine, "featured": featured, "total": total}
+        request,
+        "home.html",
+        {"my_communities": mine, "featured": featured, "total": total, "latest": latest},
     )
 
 
@@ -85,11 +103,18 @@ async def not_found(request: Request, exc: HTTPException) -> Response:
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     if is_api(request):
-        return JSONResponse(
+        response = JSONResponse(
             {"error": {"code": "server_error", "message": "Something went wrong on our side."}},
             status_code=500,
         )
-    return Response("Something went wrong on our side.", status_code=500, media_type="text/plain")
+    else:
+        response = Response(
+            "Something went wrong on our side.", status_code=500, media_type="text/plain"
+        )
+    # Starlette sends this from outside every middleware: add the security headers here.
+    for name, value in SECURITY_HEADERS:
+        response.headers.setdefault(name.decode(), value.decode())
+    return response
 
 
 class AccessLogMiddleware:
@@ -123,17 +148,32 @@ class AccessLogMiddleware:
             )
 
 
+def build_workers(context: Context) -> Workers:
+    """The event consumers and periodic jobs; `connect serve` or `connect worker` runs them."""
+    notifier = Notifier(context)
+    return Workers(
+        context.db,
+        consumers=[Consumer("notifier", notifier.handle)],
+        jobs=[
+            Job("mail", lambda: notifications.send_due_mail(context), every=5),
+            Job("digest", lambda: notifications.send_digests(context), every=600),
+        ],
+    )
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     settings.ensure_data_dir()
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
     templates.env.globals["site_name"] = settings.site_name
+    templates.env.globals["avatar_url"] = avatar_url
     context = Context(
         settings=settings,
         secret_key=settings.load_secret_key(),
         templates=templates,
         passwords=Passwords(settings.password_hash_threads),
         login_throttle=LoginThrottle(enabled=settings.rate_limits),
+        reset_throttle=RequestLimit(per=3, window=3600, enabled=settings.rate_limits),
         mailer=Mailer(settings),
         storage=Storage(settings.path("files")),
     )
@@ -141,9 +181,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette):
         context.db = Database(settings.database_url)
+        context.workers = build_workers(context)
+        context.db.after_commit.append(context.workers.wake)
+        if settings.run_workers:
+            await context.workers.start()
         try:
             yield
         finally:
+            await context.workers.stop()
             await context.db.dispose()
 
     routes = [
@@ -152,6 +197,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *accounts_routes.routes,
         *members_routes.routes,
         *communities_routes.routes,
+        *boards_routes.routes,
+        *notifications_routes.routes,
         Mount("/static", app=StaticFiles(directory=str(ROOT / "static")), name="static"),
     ]
     app = Starlette(

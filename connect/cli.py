@@ -102,6 +102,69 @@ def cmd_create_admin(args) -> int:
     return 0
 
 
+def _run_with_app(work) -> int:
+    """Migrate, build the app's context with a database, and run `work(context)`."""
+    from connect import migrate
+    from connect.app import build_workers, create_app
+    from connect.db import Database
+
+    settings = _settings()
+    settings.ensure_data_dir()
+    migrate.upgrade(settings.database_url)
+    context = create_app(settings).state.ctx
+
+    async def run():
+        context.db = Database(settings.database_url)
+        context.workers = build_workers(context)
+        try:
+            return await work(context)
+        finally:
+            await context.db.dispose()
+
+    return asyncio.run(run()) or 0
+
+
+def cmd_demo(args) -> int:
+    from connect.demo import DEMO_PASSWORD, seed
+
+    async def work(context):
+        await seed(context)
+        for consumer in context.workers.consumers:
+            await context.workers.drain(consumer)
+        print(f"Demo site ready. Sign in as demo-admin with the password: {DEMO_PASSWORD}")
+
+    return _run_with_app(work)
+
+
+def cmd_digest(args) -> int:
+    from connect.notifications.service import send_digests, send_due_mail
+
+    async def work(context):
+        for consumer in context.workers.consumers:
+            await context.workers.drain(consumer)
+        queued = await send_digests(context, force=args.force)
+        sent = await send_due_mail(context, limit=10_000)
+        print(f"{queued} digest{'s' if queued != 1 else ''} queued, {sent} message(s) sent.")
+
+    return _run_with_app(work)
+
+
+def cmd_worker(args) -> int:
+    import signal
+
+    async def work(context):
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await context.workers.start()
+        print("connect worker running (notifier, mail, digests); Ctrl-C stops it.", file=sys.stderr)
+        await stop.wait()
+        await context.workers.stop()
+
+    return _run_with_app(work)
+
+
 def cmd_check(args) -> int:
     from connect.checks import run_checks
 
@@ -137,6 +200,16 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--display-name", default="")
     admin.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     admin.set_defaults(func=cmd_create_admin)
+
+    demo = sub.add_parser("demo", help="seed a demo site (safe to run again)")
+    demo.set_defaults(func=cmd_demo)
+
+    digest = sub.add_parser("digest", help="send due daily digests and queued mail now")
+    digest.add_argument("--force", action="store_true", help="ignore the once-a-day limit")
+    digest.set_defaults(func=cmd_digest)
+
+    worker = sub.add_parser("worker", help="run the event consumers (CONNECT_RUN_WORKERS=0)")
+    worker.set_defaults(func=cmd_worker)
 
     check = sub.add_parser("check", help="check configuration, database, index and data folder")
     check.set_defaults(func=cmd_check)

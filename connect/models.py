@@ -1,12 +1,30 @@
 """Imports every domain's tables so that Base.metadata knows the whole schema."""
 
 from connect.accounts.models import PasswordReset, Token, User
+from connect.boards.models import (
+    Post,
+    PostRevision,
+    Recommendation,
+    Subscription,
+    Thread,
+    ThreadRead,
+)
 from connect.communities.models import Community, Membership
 from connect.db import Base
 from connect.events import ConsumerCursor, Event
 from connect.members.models import Profile
+from connect.notifications.models import DigestRun, Notification, OutgoingMail
 
 __all__ = [
+    "DigestRun",
+    "Notification",
+    "OutgoingMail",
+    "Post",
+    "PostRevision",
+    "Recommendation",
+    "Subscription",
+    "Thread",
+    "ThreadRead",
     "Base",
     "Community",
     "ConsumerCursor",

@@ -114,8 +114,16 @@ def can_moderate(viewer: Viewer, community: Community) -> bool:
 
 
 def can_manage(viewer: Viewer, community: Community) -> bool:
-    """Change the community's settings: its owners, moderators and site admins."""
-    return can_moderate(viewer, community)
+    """Change the community's settings: its owners, moderators and site admins.
+
+    Not site moderators: they moderate content everywhere, but settings such as
+    visibility decide who reads a community (private to open would expose it).
+    """
+    if viewer.is_admin:
+        return True
+    if viewer.suspended:
+        return False
+    return viewer.role_in(community) in ("moderator", "owner")
 
 
 def can_create_community(viewer: Viewer) -> bool:
@@ -188,3 +196,61 @@ def can_view_directory(viewer: Viewer) -> bool:
 
 def never() -> ColumnElement[bool]:
     return false()
+
+
+# Discussion boards -------------------------------------------------------------
+
+
+def can_see_post(
+    viewer: Viewer, community: Community, *, status: str, author_id: int | None
+) -> bool:
+    """Whether a post (or thread) shows its content to the viewer.
+
+    Deleted posts show as a "removed" placeholder to readers, never their text.
+    """
+    if not can_read_community(viewer, community):
+        return False
+    if status == "published":
+        return True
+    if status == "pending":
+        return (viewer.signed_in and viewer.id == author_id) or can_moderate(viewer, community)
+    if status == "hidden":
+        return can_moderate(viewer, community)
+    return False
+
+
+def can_reply(viewer: Viewer, community: Community, *, locked: bool) -> bool:
+    if not can_post(viewer, community):
+        return False
+    return not locked or can_moderate(viewer, community)
+
+
+def can_edit_post(viewer: Viewer, community: Community, *, author_id: int | None) -> bool:
+    if can_moderate(viewer, community):
+        return True
+    return viewer.signed_in and viewer.id == author_id and not viewer.suspended
+
+
+def can_delete_post(viewer: Viewer, community: Community, *, author_id: int | None) -> bool:
+    return can_edit_post(viewer, community, author_id=author_id)
+
+
+def held_for_approval(viewer: Viewer, community: Community, *, published_before: bool) -> bool:
+    """Whether the viewer's new post in this community waits for a moderator."""
+    if can_moderate(viewer, community):
+        return False
+    if community.moderation == "all":
+        return True
+    return community.moderation == "new_members" and not published_before
+
+
+def visible_status_clause(viewer: Viewer, community: Community, status_column, author_column):
+    """SQL condition: the posts or threads of a community the viewer may see listed."""
+    if can_moderate(viewer, community):
+        return status_column.in_(("published", "pending", "hidden"))
+    if viewer.signed_in:
+        return or_(
+            status_column == "published",
+            (status_column == "pending") & (author_column == viewer.id),
+        )
+    return status_column == "published"

@@ -190,6 +190,11 @@ CONTENT_SECURITY_POLICY = (
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 
+# For user-supplied files (avatars, downloads): nothing inside may run or load anything.
+FILE_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; sandbox; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
 SECURITY_HEADERS = [
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -221,3 +226,26 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class RequestLimit:
+    """At most `per` requests for a key in `window` seconds (e.g. reset mails to one address)."""
+
+    def __init__(self, *, per: int, window: float, enabled: bool = True) -> None:
+        self.per, self.window, self.enabled = per, window, enabled
+        self._times: dict[str, list[float]] = {}
+
+    def check(self, key: str, now: float | None = None) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic() if now is None else now
+        recent = [t for t in self._times.get(key, []) if now - t < self.window]
+        if len(recent) >= self.per:
+            raise RateLimited(
+                "Too many requests for this address. Try again later.",
+                retry_after=int(self.window - (now - recent[0])) + 1,
+            )
+        recent.append(now)
+        self._times[key] = recent
+        if len(self._times) > 100_000:
+            self._times = {k: v for k, v in self._times.items() if now - v[-1] < self.window}

@@ -87,7 +87,7 @@ class Settings:
             raw = environ.get(f.metadata["env"])
             if raw is None or f.name in overrides:
                 continue
-            values[f.name] = _parse(f.name, raw, f.default)
+            values[f.name] = _parse(f.metadata["env"], raw, f.default)
         values.update(overrides)
         return cls(**values).resolved()
 

@@ -245,6 +245,7 @@ async def render(
         "csrf_token": csrf_token(request),
         "settings": ctx(request).settings,
         "notice": None,
+        "unread_notifications": await _unread_notifications(request, current),
     }
     raw_flash = request.cookies.get(FLASH_COOKIE)
     if raw_flash:
@@ -258,6 +259,15 @@ async def render(
         response.delete_cookie(FLASH_COOKIE)
     set_anon_cookie(request, response)
     return response
+
+
+async def _unread_notifications(request: Request, current: Viewer) -> int:
+    if not current.signed_in:
+        return 0
+    from connect.notifications.service import unread_count
+
+    async with ctx(request).db.read() as session:
+        return await unread_count(session, current.id)
 
 
 # Errors -------------------------------------------------------------------------------

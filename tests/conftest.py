@@ -70,6 +70,7 @@ def settings(tmp_path, database_url) -> Settings:
         database_url=database_url,
         secret_key="test-secret-key-" + "x" * 32,
         base_url=BASE_URL,
+        run_workers=False,
     )
 
 
@@ -124,6 +125,11 @@ class Site:
             site_role=role,
         )
         return Member(user.id, user.username, user.email)
+
+    def drain(self) -> None:
+        """Run every event consumer until it has caught up (workers don't run in tests)."""
+        for consumer in self.ctx.workers.consumers:
+            self.call(self.ctx.workers.drain, consumer)
 
     def anonymous(self) -> TestClient:
         other = TestClient(self.app, base_url=BASE_URL)

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connect import security
 from connect.accounts import service
-from connect.errors import Conflict, Forbidden, Invalid, NotFound, NotSignedIn, ServiceError
+from connect.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    NotSignedIn,
+    RateLimited,
+    ServiceError,
+)
 from connect.members.service import member_json
+from connect.notifications.mail import send_due_mail
 from connect.permissions import Viewer
 from connect.web import (
     SESSION_COOKIE,
@@ -25,6 +35,11 @@ from connect.web import (
     render,
     viewer,
 )
+
+
+def _send_mail_after(request: Request) -> BackgroundTask:
+    """Send the queue once the answer is out, so its timing reveals nothing."""
+    return BackgroundTask(send_due_mail, ctx(request))
 
 
 def safe_next(target: str | None) -> str:
@@ -172,14 +187,17 @@ async def forgot_page(request: Request) -> Response:
         try:
             await service.request_password_reset(ctx(request), email=values["email"])
             sent = True
-        except Invalid as exc:
-            errors, status = exc.fields, exc.status
-    return await render(
+        except (Invalid, RateLimited) as exc:
+            errors, status = exc.fields or {"email": exc.message}, exc.status
+    response = await render(
         request,
         "accounts/forgot.html",
         {"values": values, "errors": errors, "sent": sent},
         status=status,
     )
+    if sent:
+        response.background = _send_mail_after(request)
+    return response
 
 
 @page
@@ -364,6 +382,7 @@ async def api_password_forgot(request: Request) -> Response:
     return JSONResponse(
         {"status": "sent", "message": "If an account has this address, a link is on its way."},
         status_code=202,
+        background=_send_mail_after(request),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +14,7 @@ from connect.accounts.models import PasswordReset, Token, User
 from connect.db import utcnow
 from connect.errors import Conflict, Forbidden, Invalid, NotFound, NotSignedIn
 from connect.members.models import Profile
+from connect.notifications.mail import queue_mail
 
 USERNAME_RE = re.compile(r"[a-z0-9_-]{2,40}")
 EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
@@ -195,12 +196,17 @@ async def revoke_by_raw(session: AsyncSession, raw: str) -> None:
 
 
 async def request_password_reset(context, *, email: str) -> None:
-    """Mail a one-time reset link if the address has an account; say nothing either way."""
+    """Queue a one-time reset link if the address has an account; say nothing either way.
+
+    The caller sends the queue after answering, so timing does not tell whether
+    an account exists. A few requests per address an hour, then 429.
+    """
     email = normalize_email(email) if isinstance(email, str) else ""
     if not EMAIL_RE.fullmatch(email):
         raise Invalid(
             "Enter the email address of your account.", fields={"email": "Enter an email address."}
         )
+    context.reset_throttle.check(email)
     raw = security.new_token()
     async with context.db.transaction() as session:
         user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
@@ -215,19 +221,21 @@ async def request_password_reset(context, *, email: str) -> None:
                 expires_at=now + RESET_VALID_FOR,
             )
         )
-    link = f"{context.settings.base_url}/password/reset/{raw}"
-    await context.mailer.send(
-        user.email,
-        f"Reset your {context.settings.site_name} password",
-        f"Hello {user.display_name},\n\n"
-        f"Someone (hopefully you) asked to reset the password of the account "
-        f"'{user.username}'. Open this link within two hours to choose a new one:\n\n"
-        f"{link}\n\nIf you did not ask for this, ignore this message; nothing changes.\n",
-    )
+        link = f"{context.settings.base_url}/password/reset/{raw}"
+        queue_mail(
+            session,
+            to=user.email,
+            user_id=user.id,
+            subject=f"Reset your {context.settings.site_name} password",
+            body=f"Hello {user.display_name},\n\n"
+            f"Someone (hopefully you) asked to reset the password of the account "
+            f"'{user.username}'. Open this link within two hours to choose a new one:\n\n"
+            f"{link}\n\nIf you did not ask for this, ignore this message; nothing changes.\n",
+        )
 
 
 async def reset_password(context, *, token: str, password: str) -> User:
-    """Use a reset link once: set the new password and sign out every session."""
+    """Use a reset link once: set the new password and end every session and token."""
     async with context.db.read() as session:
         reset = await _valid_reset(session, token)
         user = await session.get(User, reset.user_id)
@@ -238,8 +246,13 @@ async def reset_password(context, *, token: str, password: str) -> User:
         reset.used_at = utcnow()
         user = await session.get(User, reset.user_id)
         user.password_hash = password_hash
+        # Whoever knew the old password is locked out: every session and API token ends,
+        # and other reset links for this account stop working.
+        await session.execute(delete(Token).where(Token.user_id == user.id))
         await session.execute(
-            delete(Token).where(Token.user_id == user.id, Token.kind == "session")
+            update(PasswordReset)
+            .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+            .values(used_at=utcnow())
         )
     return user
 

@@ -32,7 +32,8 @@ def _choices() -> dict:
     return {"visibilities": VISIBILITIES, "moderation_modes": MODERATION_MODES, "roles": ROLES}
 
 
-async def _community_page(request: Request, template: str, tab: str, extra: dict | None = None):
+async def community_page(request: Request, template: str, tab: str, extra=None) -> Response:
+    """Render one tab of a community's pages; `extra(session, viewer, community)` adds context."""
     current = await viewer(request)
     async with ctx(request).db.read() as session:
         community = await service.get_visible(session, current, request.path_params["slug"])
@@ -105,18 +106,13 @@ async def new_page(request: Request) -> Response:
 
 
 @page
-async def home_page(request: Request) -> Response:
-    return await _community_page(request, "communities/home.html", "discussion")
-
-
-@page
 async def library_page(request: Request) -> Response:
-    return await _community_page(request, "communities/library.html", "library")
+    return await community_page(request, "communities/library.html", "library")
 
 
 @page
 async def about_page(request: Request) -> Response:
-    return await _community_page(request, "communities/about.html", "about")
+    return await community_page(request, "communities/about.html", "about")
 
 
 @page
@@ -130,7 +126,9 @@ async def members_page(request: Request) -> Response:
             session, current, community, page=page_number, per_page=per_page
         )
         context = {"members": members, "total": total, "page": page_number, "per_page": per_page}
-        if permissions.can_moderate(current, community):
+        # Invitations, requests and roles: community moderators and site moderators alike.
+        context["can_moderate"] = permissions.can_moderate(current, community)
+        if context["can_moderate"]:
             context["pending"], _ = await service.list_members(
                 session, current, community, status="pending", per_page=100
             )
@@ -139,10 +137,10 @@ async def members_page(request: Request) -> Response:
             )
         return context
 
-    return await _community_page(request, "communities/members.html", "members", extra)
+    return await community_page(request, "communities/members.html", "members", extra)
 
 
-async def _membership_action(request: Request, action) -> Response:
+async def _membership_action(request: Request, action, *, back: str = "") -> Response:
     current = await viewer(request)
     if not current.signed_in:
         return redirect(request, f"/login?next=/c/{request.path_params['slug']}")
@@ -151,7 +149,10 @@ async def _membership_action(request: Request, action) -> Response:
     async with ctx(request).db.transaction() as session:
         community = await service.get_visible(session, current, slug)
         message = await action(session, current, community, form)
-    return redirect(request, form_text(form, "back") or f"/c/{community.slug}", message=message)
+    target = form_text(form, "back")
+    if not target.startswith("/") or target.startswith(("//", "/\\")):
+        target = back or f"/c/{community.slug}"  # only paths on this site
+    return redirect(request, target, message=message)
 
 
 @page
@@ -214,12 +215,13 @@ async def remove_action(request: Request) -> Response:
 
 async def _with_member_errors(request: Request, act) -> Response:
     """Run a members-page action; a refusal returns to the page with the reason shown."""
+    members_page_path = f"/c/{request.path_params['slug']}/members"
     try:
-        return await _membership_action(request, act)
+        return await _membership_action(request, act, back=members_page_path)
     except (Invalid, Conflict, Forbidden) as exc:
         if isinstance(exc, Forbidden) and exc.code == "csrf_failed":
             raise
-        return redirect(request, f"/c/{request.path_params['slug']}/members", message=exc.message)
+        return redirect(request, members_page_path, message=exc.message)
 
 
 @page
@@ -391,7 +393,6 @@ async def api_invite(request: Request) -> Response:
 routes = [
     Route("/communities", directory_page),
     Route("/communities/new", new_page, methods=["GET", "POST"]),
-    Route("/c/{slug}", home_page),
     Route("/c/{slug}/library", library_page),
     Route("/c/{slug}/about", about_page),
     Route("/c/{slug}/members", members_page),

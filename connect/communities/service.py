@@ -341,8 +341,9 @@ async def set_role(
     if user.is_suspended():
         raise Conflict("That member is suspended.")
     if existing is None:
+        # Set the relationship (not just user_id): callers render membership.user afterwards.
         existing = Membership(
-            community_id=community.id, user_id=user.id, created_at=utcnow(), invited_by_id=viewer.id
+            community_id=community.id, user=user, created_at=utcnow(), invited_by_id=viewer.id
         )
         session.add(existing)
     if current == "owner" and role != "owner":
@@ -398,7 +399,7 @@ async def invite(
     if existing is None:
         existing = Membership(
             community_id=community.id,
-            user_id=user.id,
+            user=user,
             role="member",
             status="invited",
             created_at=utcnow(),
@@ -459,7 +460,10 @@ async def list_members(
     per_page: int = 50,
 ) -> tuple[list[Membership], int]:
     if not permissions.can_read_community(viewer, community):
-        raise NotFound("There is no community at this address.")
+        # As get_readable: a listed (closed) community is forbidden, a private one absent.
+        if community.visibility == "private":
+            raise NotFound("There is no community at this address.")
+        raise Forbidden("Only members of this community can see this. Ask to join first.")
     if status != "active" and not permissions.can_moderate(viewer, community):
         raise Forbidden("Only moderators can see requests and invitations.")
     query = select(Membership).where(

@@ -7,7 +7,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from connect import permissions
+from connect import permissions, security
+from connect.boards import reading as boards
 from connect.communities import service as communities
 from connect.errors import Forbidden, Invalid, NotFound, NotSignedIn, ServiceError, TooLarge
 from connect.members import service
@@ -62,6 +63,7 @@ async def profile_page(request: Request) -> Response:
     async with ctx(request).db.read() as session:
         user = await service.get_member(session, request.path_params["username"])
         member_communities = await communities.communities_of(session, current, user)
+        recent_posts = await boards.posts_by(session, current, user, limit=10)
     return await render(
         request,
         "members/profile.html",
@@ -69,6 +71,7 @@ async def profile_page(request: Request) -> Response:
             "member": user,
             "profile": member_json(user, current),
             "communities": member_communities,
+            "recent_posts": recent_posts,
             "can_edit": permissions.can_edit_profile(current, user),
         },
     )
@@ -143,7 +146,10 @@ async def avatar(request: Request) -> Response:
     return FileResponse(
         ctx(request).storage.path(digest),
         media_type="image/png",
-        headers={"Cache-Control": "public, max-age=86400", "Content-Security-Policy": "sandbox"},
+        headers={
+            "Cache-Control": "public, max-age=86400",
+            "Content-Security-Policy": security.FILE_CONTENT_SECURITY_POLICY,
+        },
     )
 
 

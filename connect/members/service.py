@@ -147,7 +147,10 @@ def _reencode_avatar(data: bytes) -> bytes:
             if width * height > AVATAR_MAX_PIXELS:
                 raise TooLarge("That image has too many pixels; use a smaller one.")
             image = probe.convert("RGBA")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
+    except Image.DecompressionBombError:
+        # Pillow refuses to even open images far past its own pixel limit: still too large.
+        raise TooLarge("That image has too many pixels; use a smaller one.") from None
+    except (UnidentifiedImageError, OSError, ValueError):
         raise UnsupportedType("That file is not an image we can read.") from None
     side = min(image.size)
     left = (image.width - side) // 2

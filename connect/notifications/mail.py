@@ -1,19 +1,32 @@
-"""Outgoing mail: through SMTP (aiosmtplib) when CONNECT_SMTP_URL is set, else .eml files."""
+"""Outgoing mail: a queue in the database, sent through SMTP (aiosmtplib) when
+CONNECT_SMTP_URL is set, else written as .eml files. A message leaves the queue
+only once it was accepted; failures are retried with backoff.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import time
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from connect.db import utcnow
+from connect.notifications.models import OutgoingMail
 from connect.settings import Settings
+
+log = logging.getLogger("connect.mail")
+MAX_BACKOFF = timedelta(hours=6)
+CLAIM_FOR = timedelta(minutes=10)
 
 
 class Mailer:
@@ -68,3 +81,78 @@ class Mailer:
             os.fsync(out.fileno())
         os.replace(tmp, final)
         return final
+
+
+def queue_mail(
+    session: AsyncSession,
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    user_id: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> OutgoingMail:
+    """Add a message to the queue in the caller's transaction."""
+    mail = OutgoingMail(
+        user_id=user_id,
+        to=to,
+        subject=subject[:300],
+        body=body,
+        headers=headers or {},
+        created_at=utcnow(),
+        next_attempt_at=utcnow(),
+    )
+    session.add(mail)
+    return mail
+
+
+async def send_due_mail(context, *, limit: int = 50) -> int:
+    """Send queued mail that is due; returns how many were accepted.
+
+    Each message is claimed first (its next attempt moved ahead), so two
+    processes never send the same one; a failure is kept and retried with backoff.
+    """
+    now = utcnow()
+    async with context.db.read() as session:
+        due = list(
+            (
+                await session.execute(
+                    select(OutgoingMail)
+                    .where(OutgoingMail.sent_at.is_(None), OutgoingMail.next_attempt_at <= now)
+                    .order_by(OutgoingMail.id)
+                    .limit(limit)
+                )
+            ).scalars()
+        )
+    sent = 0
+    for mail in due:
+        async with context.db.transaction() as session:
+            claimed = await session.execute(
+                update(OutgoingMail)
+                .where(
+                    OutgoingMail.id == mail.id,
+                    OutgoingMail.sent_at.is_(None),
+                    OutgoingMail.next_attempt_at == mail.next_attempt_at,
+                )
+                .values(next_attempt_at=utcnow() + CLAIM_FOR)
+            )
+        if claimed.rowcount != 1:
+            continue  # another process has it
+        try:
+            await context.mailer.send(mail.to, mail.subject, mail.body, headers=mail.headers)
+        except Exception as exc:  # any SMTP or network failure: try again later
+            delay = min(MAX_BACKOFF, timedelta(seconds=30 * 2**mail.attempts))
+            log.warning("mail %s to %s failed (%s); retrying in %s", mail.id, mail.to, exc, delay)
+            values = {
+                "attempts": mail.attempts + 1,
+                "next_attempt_at": utcnow() + delay,
+                "last_error": str(exc)[:500],
+            }
+        else:
+            sent += 1
+            values = {"sent_at": utcnow(), "attempts": mail.attempts + 1}
+        async with context.db.transaction() as session:
+            await session.execute(
+                update(OutgoingMail).where(OutgoingMail.id == mail.id).values(**values)
+            )
+    return sent

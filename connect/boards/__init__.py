@@ -1,0 +1,1 @@
+"""Discussion boards: threads, posts, edits, recommendations and subscriptions."""

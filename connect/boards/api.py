@@ -1,0 +1,265 @@
+"""JSON API for discussion boards (api.md, Discussion boards)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from connect.boards import reading, service
+from connect.boards.reading import author_json, post_json, thread_json
+from connect.communities import service as communities
+from connect.errors import Invalid, NotSignedIn
+from connect.web import api, ctx, json_body, page_params, viewer
+
+
+def _listing(items: list, total: int, page: int, per_page: int) -> JSONResponse:
+    return JSONResponse({"items": items, "total": total, "page": page, "per_page": per_page})
+
+
+async def _signed_in(request: Request):
+    current = await viewer(request)
+    if not current.signed_in:
+        raise NotSignedIn("Sign in first.")
+    return current
+
+
+@api
+async def list_threads(request: Request) -> Response:
+    current = await viewer(request)
+    page, per_page = page_params(request, default_per_page=reading.THREADS_PER_PAGE)
+    sort = request.query_params.get("sort", "activity")
+    if sort not in ("activity", "new"):
+        raise Invalid("sort is activity or new.", fields={"sort": "activity or new."})
+    async with ctx(request).db.read() as session:
+        community = await communities.get_visible(session, current, request.path_params["slug"])
+        threads, total = await reading.board(
+            session, current, community, sort=sort, page=page, per_page=per_page
+        )
+    return _listing([thread_json(t, community) for t in threads], total, page, per_page)
+
+
+@api
+async def create_thread(request: Request) -> Response:
+    current = await _signed_in(request)
+    data = await json_body(request)
+    async with ctx(request).db.transaction() as session:
+        community = await communities.get_visible(session, current, request.path_params["slug"])
+        thread, _ = await service.create_thread(
+            session, current, community, title=data.get("title"), body=data.get("body")
+        )
+    return JSONResponse(thread_json(thread, community), status_code=201)
+
+
+@api
+async def get_thread(request: Request) -> Response:
+    current = await viewer(request)
+    page, per_page = page_params(request, default_per_page=reading.POSTS_PER_PAGE)
+    async with ctx(request).db.read() as session:
+        thread, community = await reading.get_thread(
+            session, current, request.path_params["thread_id"]
+        )
+        posts, total, mine = await reading.thread_posts(
+            session, current, thread, community, page=page, per_page=per_page
+        )
+    return JSONResponse(
+        {
+            "thread": thread_json(thread, community),
+            "posts": [post_json(p, recommended=p.id in mine) for p in posts],
+            "total": total,
+            "page": page,
+            "per_page": per_page,
+        }
+    )
+
+
+@api
+async def update_thread(request: Request) -> Response:
+    current = await _signed_in(request)
+    data = await json_body(request)
+    async with ctx(request).db.transaction() as session:
+        thread, community = await reading.get_thread(
+            session, current, request.path_params["thread_id"]
+        )
+        await service.update_thread(session, current, thread, community, data)
+    return JSONResponse(thread_json(thread, community))
+
+
+@api
+async def create_post(request: Request) -> Response:
+    current = await _signed_in(request)
+    data = await json_body(request)
+    async with ctx(request).db.transaction() as session:
+        thread, community = await reading.get_thread(
+            session, current, request.path_params["thread_id"]
+        )
+        post = await service.reply(
+            session,
+            current,
+            thread,
+            community,
+            body=data.get("body"),
+            reply_to=data.get("reply_to"),
+        )
+    return JSONResponse(post_json(post), status_code=201)
+
+
+@api
+async def get_post(request: Request) -> Response:
+    current = await viewer(request)
+    async with ctx(request).db.read() as session:
+        post, _, _ = await reading.get_post(session, current, request.path_params["post_id"])
+    return JSONResponse(post_json(post))
+
+
+@api
+async def edit_post(request: Request) -> Response:
+    current = await _signed_in(request)
+    data = await json_body(request)
+    async with ctx(request).db.transaction() as session:
+        post, _, community = await reading.get_post(
+            session, current, request.path_params["post_id"]
+        )
+        await service.edit_post(session, current, post, community, body=data.get("body"))
+    return JSONResponse(post_json(post))
+
+
+@api
+async def delete_post(request: Request) -> Response:
+    current = await _signed_in(request)
+    async with ctx(request).db.transaction() as session:
+        post, thread, community = await reading.get_post(
+            session, current, request.path_params["post_id"]
+        )
+        await service.delete_post(session, current, post, thread, community)
+    return Response(status_code=204)
+
+
+@api
+async def post_history(request: Request) -> Response:
+    current = await viewer(request)
+    async with ctx(request).db.read() as session:
+        post, _, _ = await reading.get_post(session, current, request.path_params["post_id"])
+        revisions = await reading.revisions(session, post)
+    items = [
+        {
+            "body": r.body,
+            "replaced_at": r.created_at.isoformat(),
+            "editor": author_json(r.editor),
+        }
+        for r in revisions
+    ]
+    return _listing(items, len(items), 1, max(1, len(items)))
+
+
+async def _recommend(request: Request, on: bool) -> Response:
+    current = await _signed_in(request)
+    async with ctx(request).db.transaction() as session:
+        post, _, community = await reading.get_post(
+            session, current, request.path_params["post_id"]
+        )
+        count, state = await service.recommend(session, current, post, community, on=on)
+    return JSONResponse({"recommend_count": count, "recommended": state})
+
+
+@api
+async def recommend(request: Request) -> Response:
+    return await _recommend(request, True)
+
+
+@api
+async def unrecommend(request: Request) -> Response:
+    return await _recommend(request, False)
+
+
+@api
+async def recommendations(request: Request) -> Response:
+    current = await viewer(request)
+    async with ctx(request).db.read() as session:
+        post, _, _ = await reading.get_post(session, current, request.path_params["post_id"])
+        people = await reading.recommenders(session, post)
+    items = [author_json(u) for u in people]
+    return _listing(items, len(items), 1, max(1, len(items)))
+
+
+@api
+async def set_thread_subscription(request: Request) -> Response:
+    current = await _signed_in(request)
+    data = await json_body(request)
+    async with ctx(request).db.transaction() as session:
+        thread, community = await reading.get_thread(
+            session, current, request.path_params["thread_id"]
+        )
+        sub = await service.subscribe(
+            session, current, community, thread=thread, mode=data.get("mode", "real_time")
+        )
+    return JSONResponse({"thread_id": thread.id, "mode": sub.mode})
+
+
+@api
+async def delete_thread_subscription(request: Request) -> Response:
+    current = await _signed_in(request)
+    async with ctx(request).db.transaction() as session:
+        thread, community = await reading.get_thread(
+            session, current, request.path_params["thread_id"]
+        )
+        await service.unsubscribe(session, current.id, community.id, thread.id)
+    return JSONResponse({"thread_id": thread.id, "mode": None})
+
+
+@api
+async def set_board_subscription(request: Request) -> Response:
+    current = await _signed_in(request)
+    data = await json_body(request)
+    async with ctx(request).db.transaction() as session:
+        community = await communities.get_readable(session, current, request.path_params["slug"])
+        sub = await service.subscribe(
+            session, current, community, mode=data.get("mode", "real_time")
+        )
+    return JSONResponse({"community": community.slug, "mode": sub.mode})
+
+
+@api
+async def delete_board_subscription(request: Request) -> Response:
+    current = await _signed_in(request)
+    async with ctx(request).db.transaction() as session:
+        community = await communities.get_readable(session, current, request.path_params["slug"])
+        await service.unsubscribe(session, current.id, community.id, None)
+    return JSONResponse({"community": community.slug, "mode": None})
+
+
+@api
+async def mark_read(request: Request) -> Response:
+    current = await _signed_in(request)
+    data = await json_body(request)
+    post_id = data.get("last_post_id")
+    if not isinstance(post_id, int) or isinstance(post_id, bool):
+        raise Invalid("last_post_id is a post id.", fields={"last_post_id": "A post id."})
+    async with ctx(request).db.transaction() as session:
+        thread, _ = await reading.get_thread(session, current, request.path_params["thread_id"])
+        await service.mark_read(session, current, thread, post_id)
+    return Response(status_code=204)
+
+
+P = "/api/v1"
+routes = [
+    Route(P + "/communities/{slug}/threads", list_threads),
+    Route(P + "/communities/{slug}/threads", create_thread, methods=["POST"]),
+    Route(P + "/communities/{slug}/subscription", set_board_subscription, methods=["PUT"]),
+    Route(P + "/communities/{slug}/subscription", delete_board_subscription, methods=["DELETE"]),
+    Route(P + "/threads/{thread_id:int}", get_thread),
+    Route(P + "/threads/{thread_id:int}", update_thread, methods=["PATCH"]),
+    Route(P + "/threads/{thread_id:int}/posts", create_post, methods=["POST"]),
+    Route(P + "/threads/{thread_id:int}/subscription", set_thread_subscription, methods=["PUT"]),
+    Route(
+        P + "/threads/{thread_id:int}/subscription", delete_thread_subscription, methods=["DELETE"]
+    ),
+    Route(P + "/threads/{thread_id:int}/read", mark_read, methods=["POST"]),
+    Route(P + "/posts/{post_id:int}", get_post),
+    Route(P + "/posts/{post_id:int}", edit_post, methods=["PATCH"]),
+    Route(P + "/posts/{post_id:int}", delete_post, methods=["DELETE"]),
+    Route(P + "/posts/{post_id:int}/history", post_history),
+    Route(P + "/posts/{post_id:int}/recommend", recommend, methods=["POST"]),
+    Route(P + "/posts/{post_id:int}/recommend", unrecommend, methods=["DELETE"]),
+    Route(P + "/posts/{post_id:int}/recommendations", recommendations),
+]

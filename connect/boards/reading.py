@@ -1,0 +1,302 @@
+"""Reading boards: lookups that enforce visibility, pages of threads and posts, JSON shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connect import permissions
+from connect.accounts.models import User
+from connect.boards.models import (
+    Post,
+    PostRevision,
+    Recommendation,
+    Subscription,
+    Thread,
+    ThreadRead,
+)
+from connect.communities.models import Community
+from connect.errors import Forbidden, NotFound
+from connect.members.service import avatar_url
+from connect.permissions import Viewer
+
+POSTS_PER_PAGE = 50
+THREADS_PER_PAGE = 30
+
+
+def author_json(user: User | None) -> dict | None:
+    if user is None:
+        return None
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "avatar_url": avatar_url(user),
+    }
+
+
+def thread_json(thread: Thread, community: Community | None = None) -> dict:
+    data = {
+        "id": thread.id,
+        "title": thread.title,
+        "author": author_json(thread.author),
+        "created_at": thread.created_at.isoformat(),
+        "last_post_at": thread.last_post_at.isoformat(),
+        "post_count": thread.post_count,
+        "pinned": thread.pinned,
+        "locked": thread.locked,
+        "status": thread.status,
+        "first_post_id": thread.first_post_id,
+        "url": f"/threads/{thread.id}",
+    }
+    if community is not None:
+        data["community"] = community.slug
+    return data
+
+
+def post_json(post: Post, *, recommended: bool = False) -> dict:
+    removed = post.status == "deleted"
+    return {
+        "id": post.id,
+        "thread_id": post.thread_id,
+        "author": author_json(post.author),
+        "body": "" if removed else post.body,
+        "html": "" if removed else post.html,
+        "created_at": post.created_at.isoformat(),
+        "edited_at": post.edited_at.isoformat() if post.edited_at else None,
+        "status": post.status,
+        "recommend_count": post.recommend_count,
+        "recommended": recommended,
+        "reply_to": post.reply_to_id,
+        "url": f"/threads/{post.thread_id}#post-{post.id}",
+    }
+
+
+async def get_thread(
+    session: AsyncSession, viewer: Viewer, thread_id: int
+) -> tuple[Thread, Community]:
+    """The thread and its community, or NotFound if the viewer may not see it."""
+    row = (
+        await session.execute(
+            select(Thread, Community)
+            .join(Community, Community.id == Thread.community_id)
+            .where(Thread.id == thread_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("There is no such thread, or you cannot see it.")
+    thread, community = row
+    if not permissions.can_see_post(
+        viewer, community, status=thread.status, author_id=thread.author_id
+    ):
+        raise NotFound("There is no such thread, or you cannot see it.")
+    return thread, community
+
+
+async def get_post(
+    session: AsyncSession, viewer: Viewer, post_id: int
+) -> tuple[Post, Thread, Community]:
+    row = (
+        await session.execute(
+            select(Post, Thread, Community)
+            .join(Thread, Thread.id == Post.thread_id)
+            .join(Community, Community.id == Post.community_id)
+            .where(Post.id == post_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("There is no such post, or you cannot see it.")
+    post, thread, community = row
+    visible_thread = permissions.can_see_post(
+        viewer, community, status=thread.status, author_id=thread.author_id
+    )
+    if not visible_thread or not permissions.can_see_post(
+        viewer, community, status=post.status, author_id=post.author_id
+    ):
+        raise NotFound("There is no such post, or you cannot see it.")
+    return post, thread, community
+
+
+async def recommenders(session: AsyncSession, post: Post) -> list[User]:
+    rows = await session.execute(
+        select(Recommendation)
+        .where(Recommendation.post_id == post.id)
+        .order_by(Recommendation.created_at)
+    )
+    return [r.user for r in rows.scalars()]
+
+
+async def revisions(session: AsyncSession, post: Post) -> list[PostRevision]:
+    rows = await session.execute(
+        select(PostRevision).where(PostRevision.post_id == post.id).order_by(PostRevision.id)
+    )
+    return list(rows.scalars())
+
+
+async def subscription_mode(
+    session: AsyncSession, user_id: int | None, community_id: int, thread_id: int | None
+) -> str | None:
+    if user_id is None:
+        return None
+    row = await session.execute(
+        select(Subscription.mode).where(
+            Subscription.user_id == user_id,
+            Subscription.community_id == community_id,
+            Subscription.thread_id.is_(None)
+            if thread_id is None
+            else Subscription.thread_id == thread_id,
+        )
+    )
+    return row.scalar_one_or_none()
+
+
+async def last_read(session: AsyncSession, viewer: Viewer, thread_id: int) -> int | None:
+    if not viewer.signed_in:
+        return None
+    row = await session.execute(
+        select(ThreadRead.last_read_post_id).where(
+            ThreadRead.user_id == viewer.id, ThreadRead.thread_id == thread_id
+        )
+    )
+    return row.scalar_one_or_none()
+
+
+async def thread_posts(
+    session: AsyncSession,
+    viewer: Viewer,
+    thread: Thread,
+    community: Community,
+    *,
+    page: int = 1,
+    per_page: int = POSTS_PER_PAGE,
+) -> tuple[list[Post], int, set[int]]:
+    """A page of the thread's posts in order (deleted ones as placeholders), the total,
+    and which of them the viewer recommended."""
+    visible = permissions.visible_status_clause(viewer, community, Post.status, Post.author_id)
+    condition = and_(Post.thread_id == thread.id, visible | (Post.status == "deleted"))
+    total = (await session.execute(select(func.count(Post.id)).where(condition))).scalar()
+    rows = await session.execute(
+        select(Post)
+        .where(condition)
+        .order_by(Post.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    posts = list(rows.scalars().unique())
+    mine: set[int] = set()
+    if viewer.signed_in and posts:
+        liked = await session.execute(
+            select(Recommendation.post_id).where(
+                Recommendation.user_id == viewer.id,
+                Recommendation.post_id.in_([p.id for p in posts]),
+            )
+        )
+        mine = set(liked.scalars())
+    return posts, total, mine
+
+
+async def parents_of(session: AsyncSession, posts: list[Post]) -> dict[int, Post]:
+    """The posts that these posts reply to, in one query, for the quoted links."""
+    ids = {p.reply_to_id for p in posts if p.reply_to_id} - {p.id for p in posts}
+    found = {p.id: p for p in posts}
+    if ids:
+        rows = await session.execute(select(Post).where(Post.id.in_(ids)))
+        found.update({p.id: p for p in rows.scalars().unique()})
+    return found
+
+
+async def board(
+    session: AsyncSession,
+    viewer: Viewer,
+    community: Community,
+    *,
+    sort: str = "activity",
+    page: int = 1,
+    per_page: int = THREADS_PER_PAGE,
+) -> tuple[list[Thread], int]:
+    if not permissions.can_read_community(viewer, community):
+        if community.visibility == "private":
+            raise NotFound("There is no community at this address.")
+        raise Forbidden("Only members of this community can read its discussions.")
+    visible = permissions.visible_status_clause(viewer, community, Thread.status, Thread.author_id)
+    condition = and_(Thread.community_id == community.id, visible)
+    total = (await session.execute(select(func.count(Thread.id)).where(condition))).scalar()
+    if sort == "new":
+        order = (Thread.created_at.desc(), Thread.id.desc())
+    else:
+        order = (Thread.pinned.desc(), Thread.last_post_at.desc(), Thread.id.desc())
+    rows = await session.execute(
+        select(Thread)
+        .where(condition)
+        .order_by(*order)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return list(rows.scalars().unique()), total
+
+
+async def unread_threads(session: AsyncSession, viewer: Viewer, threads: list[Thread]) -> set[int]:
+    """Which of these threads have posts the viewer has not seen (one query)."""
+    if not viewer.signed_in or not threads:
+        return set()
+    rows = await session.execute(
+        select(ThreadRead.thread_id, ThreadRead.read_at).where(
+            ThreadRead.user_id == viewer.id, ThreadRead.thread_id.in_([t.id for t in threads])
+        )
+    )
+    read_at: dict[int, datetime] = dict(rows.all())
+    return {t.id for t in threads if t.id in read_at and t.last_post_at > read_at[t.id]}
+
+
+async def latest_discussions(
+    session: AsyncSession, viewer: Viewer, *, limit: int = 10
+) -> list[tuple[Thread, Community]]:
+    """Latest active threads across the viewer's communities."""
+    ids = viewer.active_community_ids()
+    if not ids:
+        return []
+    rows = await session.execute(
+        select(Thread, Community)
+        .join(Community, Community.id == Thread.community_id)
+        .where(Thread.community_id.in_(ids), Thread.status == "published")
+        .order_by(Thread.last_post_at.desc())
+        .limit(limit)
+    )
+    return [(t, c) for t, c in rows.all() if permissions.can_read_community(viewer, c)]
+
+
+async def posts_by(
+    session: AsyncSession, viewer: Viewer, user: User, *, limit: int = 20
+) -> list[tuple[Post, Thread, Community]]:
+    """A member's recent published posts in threads the viewer may read."""
+    rows = await session.execute(
+        select(Post, Thread, Community)
+        .join(Thread, Thread.id == Post.thread_id)
+        .join(Community, Community.id == Post.community_id)
+        .where(
+            Post.author_id == user.id,
+            Post.status == "published",
+            Thread.status == "published",
+            permissions.readable_communities_clause(viewer),
+        )
+        .order_by(Post.created_at.desc())
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def position_of(
+    session: AsyncSession, viewer: Viewer, post: Post, community: Community
+) -> int:
+    """How many posts the viewer sees before this one in its thread (for paging)."""
+    visible = permissions.visible_status_clause(viewer, community, Post.status, Post.author_id)
+    return (
+        await session.execute(
+            select(func.count(Post.id)).where(
+                Post.thread_id == post.thread_id,
+                Post.id < post.id,
+                visible | (Post.status == "deleted"),
+            )
+        )
+    ).scalar()

@@ -1,0 +1,353 @@
+"""Pages for discussion boards: the board, threads, replies, edits and history."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from connect import markup, permissions
+from connect.boards import reading, service
+from connect.boards.api import routes as api_routes
+from connect.boards.models import SUBSCRIPTION_MODES
+from connect.communities import service as communities
+from connect.communities.routes import community_page
+from connect.errors import Forbidden, Invalid, Locked
+from connect.web import ctx, form_data, form_text, page, page_params, redirect, render, viewer
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+@page
+async def board_page(request: Request) -> Response:
+    page_number, _ = page_params(request)
+    sort = "new" if request.query_params.get("sort") == "new" else "activity"
+
+    async def extra(session, current, community):
+        if not permissions.can_read_community(current, community):
+            return {}
+        threads, total = await reading.board(
+            session, current, community, sort=sort, page=page_number
+        )
+        return {
+            "threads": threads,
+            "total": total,
+            "page": page_number,
+            "per_page": reading.THREADS_PER_PAGE,
+            "sort": sort,
+            "unread": await reading.unread_threads(session, current, threads),
+            "can_post": permissions.can_post(current, community),
+            "board_mode": await reading.subscription_mode(session, current.id, community.id, None),
+            "modes": SUBSCRIPTION_MODES,
+        }
+
+    return await community_page(request, "boards/board.html", "discussion", extra)
+
+
+@page
+async def new_thread_page(request: Request) -> Response:
+    current = await viewer(request)
+    slug = request.path_params["slug"]
+    if not current.signed_in:
+        return redirect(request, f"/login?next=/c/{slug}/threads/new")
+    async with ctx(request).db.read() as session:
+        community = await communities.get_readable(session, current, slug)
+    if not permissions.can_post(current, community):
+        raise Forbidden("Join this community to start discussions.")
+    values, errors, status = {"title": "", "body": ""}, {}, 200
+    if request.method == "POST":
+        form = await form_data(request)
+        values = {"title": form_text(form, "title"), "body": form_text(form, "body")}
+        try:
+            async with ctx(request).db.transaction() as session:
+                community = await communities.get_readable(session, current, slug)
+                thread, _ = await service.create_thread(session, current, community, **values)
+        except Invalid as exc:
+            errors, status = exc.fields, exc.status
+        else:
+            message = (
+                "Your thread is waiting for a moderator's approval."
+                if thread.status == "pending"
+                else None
+            )
+            return redirect(request, f"/threads/{thread.id}", message=message)
+    return await render(
+        request,
+        "boards/new_thread.html",
+        {"community": community, "values": values, "errors": errors},
+        status=status,
+    )
+
+
+async def _thread_context(request: Request, thread_id: int, *, page_number: int | None = None):
+    current = await viewer(request)
+    async with ctx(request).db.read() as session:
+        thread, community = await reading.get_thread(session, current, thread_id)
+        if page_number is None:
+            page_number, _ = page_params(request)
+        posts, total, mine = await reading.thread_posts(
+            session, current, thread, community, page=page_number
+        )
+        parents = await reading.parents_of(session, posts)
+        last_read = await reading.last_read(session, current, thread.id)
+        mode = await reading.subscription_mode(session, current.id, community.id, thread.id)
+    first_unread = None
+    if last_read is not None:
+        first_unread = next(
+            (p.id for p in posts if p.id > last_read and p.author_id != current.id), None
+        )
+    return {
+        "thread": thread,
+        "community": community,
+        "posts": posts,
+        "parents": parents,
+        "recommended": mine,
+        "total": total,
+        "page": page_number,
+        "per_page": reading.POSTS_PER_PAGE,
+        "first_unread": first_unread,
+        "last_post_id": posts[-1].id if posts else 0,
+        "mode": mode,
+        "modes": SUBSCRIPTION_MODES,
+        "can_reply": permissions.can_reply(current, community, locked=thread.locked),
+        "can_moderate": permissions.can_moderate(current, community),
+        "is_member": permissions.can_post(current, community),
+        "can_edit": lambda post: permissions.can_edit_post(
+            current, community, author_id=post.author_id
+        ),
+    }
+
+
+@page
+async def thread_page(request: Request) -> Response:
+    context = await _thread_context(request, request.path_params["thread_id"])
+    reply_to = _int(request.query_params.get("reply_to"))
+    quote = ""
+    if reply_to and reply_to in context["parents"]:
+        parent = context["parents"][reply_to]
+        if parent.status != "deleted":
+            quote = "\n".join("> " + line for line in parent.body.splitlines()[:20]) + "\n\n"
+    context.update({"reply_body": quote, "reply_to": reply_to, "errors": {}})
+    return await render(request, "boards/thread.html", context)
+
+
+@page
+async def reply_action(request: Request) -> Response:
+    current = await viewer(request)
+    thread_id = request.path_params["thread_id"]
+    form = await form_data(request)
+    body = form_text(form, "body")
+    reply_to = _int(form_text(form, "reply_to"))
+    try:
+        async with ctx(request).db.transaction() as session:
+            thread, community = await reading.get_thread(session, current, thread_id)
+            post = await service.reply(
+                session, current, thread, community, body=body, reply_to=reply_to
+            )
+    except (Invalid, Locked, Forbidden) as exc:
+        if isinstance(exc, Forbidden) and not current.signed_in:
+            raise
+        context = await _thread_context(request, thread_id, page_number=1)
+        context.update(
+            {
+                "reply_body": body,
+                "reply_to": reply_to,
+                "errors": exc.fields or {"body": exc.message},
+            }
+        )
+        return await render(request, "boards/thread.html", context, status=exc.status)
+    message = (
+        "Your reply is waiting for a moderator's approval." if post.status == "pending" else None
+    )
+    return redirect(request, f"/posts/{post.id}", message=message)
+
+
+@page
+async def post_link(request: Request) -> Response:
+    """A post's permanent address: the thread page it is on, scrolled to it."""
+    current = await viewer(request)
+    async with ctx(request).db.read() as session:
+        post, thread, community = await reading.get_post(
+            session, current, request.path_params["post_id"]
+        )
+        position = await reading.position_of(session, current, post, community)
+    page_number = position // reading.POSTS_PER_PAGE + 1
+    suffix = f"?page={page_number}" if page_number > 1 else ""
+    return RedirectResponse(f"/threads/{thread.id}{suffix}#post-{post.id}", status_code=303)
+
+
+@page
+async def edit_post_page(request: Request) -> Response:
+    current = await viewer(request)
+    post_id = request.path_params["post_id"]
+    async with ctx(request).db.read() as session:
+        post, thread, community = await reading.get_post(session, current, post_id)
+    if not permissions.can_edit_post(current, community, author_id=post.author_id):
+        raise Forbidden("You can only edit your own posts.")
+    body, errors, status = post.body, {}, 200
+    if request.method == "POST":
+        form = await form_data(request)
+        body = form_text(form, "body")
+        try:
+            async with ctx(request).db.transaction() as session:
+                post, thread, community = await reading.get_post(session, current, post_id)
+                await service.edit_post(session, current, post, community, body=body)
+        except Invalid as exc:
+            errors, status = exc.fields, exc.status
+        else:
+            return redirect(request, f"/posts/{post.id}", message="Your changes are saved.")
+    return await render(
+        request,
+        "boards/edit_post.html",
+        {"post": post, "thread": thread, "community": community, "body": body, "errors": errors},
+        status=status,
+    )
+
+
+@page
+async def delete_post_action(request: Request) -> Response:
+    current = await viewer(request)
+    await form_data(request)
+    async with ctx(request).db.transaction() as session:
+        post, thread, community = await reading.get_post(
+            session, current, request.path_params["post_id"]
+        )
+        await service.delete_post(session, current, post, thread, community)
+    if post.id == thread.first_post_id:
+        return redirect(request, f"/c/{community.slug}", message="The thread is removed.")
+    return redirect(request, f"/threads/{thread.id}", message="The post is removed.")
+
+
+@page
+async def history_page(request: Request) -> Response:
+    current = await viewer(request)
+    async with ctx(request).db.read() as session:
+        post, thread, community = await reading.get_post(
+            session, current, request.path_params["post_id"]
+        )
+        revisions = await reading.revisions(session, post)
+    return await render(
+        request,
+        "boards/history.html",
+        {
+            "post": post,
+            "thread": thread,
+            "community": community,
+            "revisions": [(r, markup.render(r.body)) for r in revisions],
+        },
+    )
+
+
+@page
+async def recommend_action(request: Request) -> Response:
+    current = await viewer(request)
+    form = await form_data(request)
+    async with ctx(request).db.transaction() as session:
+        post, thread, community = await reading.get_post(
+            session, current, request.path_params["post_id"]
+        )
+        await service.recommend(session, current, post, community, on=form_text(form, "on") == "1")
+    return redirect(request, f"/posts/{post.id}")
+
+
+@page
+async def recommenders_page(request: Request) -> Response:
+    current = await viewer(request)
+    async with ctx(request).db.read() as session:
+        post, thread, community = await reading.get_post(
+            session, current, request.path_params["post_id"]
+        )
+        people = await reading.recommenders(session, post)
+    return await render(
+        request,
+        "boards/recommenders.html",
+        {"post": post, "thread": thread, "community": community, "people": people},
+    )
+
+
+@page
+async def thread_settings_action(request: Request) -> Response:
+    """Moderators' pin/lock buttons."""
+    current = await viewer(request)
+    form = await form_data(request)
+    changes = {}
+    for flag in ("pinned", "locked"):
+        if form_text(form, flag) in ("0", "1"):
+            changes[flag] = form_text(form, flag) == "1"
+    async with ctx(request).db.transaction() as session:
+        thread, community = await reading.get_thread(
+            session, current, request.path_params["thread_id"]
+        )
+        await service.update_thread(session, current, thread, community, changes)
+    return redirect(request, f"/threads/{thread.id}", message="Thread updated.")
+
+
+@page
+async def follow_thread_action(request: Request) -> Response:
+    current = await viewer(request)
+    form = await form_data(request)
+    mode = form_text(form, "mode")
+    async with ctx(request).db.transaction() as session:
+        thread, community = await reading.get_thread(
+            session, current, request.path_params["thread_id"]
+        )
+        if mode == "none":
+            await service.unsubscribe(session, current.id, community.id, thread.id)
+            message = "You no longer follow this thread."
+        else:
+            await service.subscribe(session, current, community, thread=thread, mode=mode)
+            message = "You follow this thread."
+    return redirect(request, f"/threads/{thread.id}", message=message)
+
+
+@page
+async def follow_board_action(request: Request) -> Response:
+    current = await viewer(request)
+    form = await form_data(request)
+    mode = form_text(form, "mode")
+    async with ctx(request).db.transaction() as session:
+        community = await communities.get_readable(session, current, request.path_params["slug"])
+        if mode == "none":
+            await service.unsubscribe(session, current.id, community.id, None)
+            message = "You no longer follow this board."
+        else:
+            await service.subscribe(session, current, community, mode=mode)
+            message = "You follow this board: new threads will reach you."
+    return redirect(request, f"/c/{community.slug}", message=message)
+
+
+@page
+async def mark_read_action(request: Request) -> Response:
+    current = await viewer(request)
+    form = await form_data(request)
+    post_id = _int(form_text(form, "last_post_id"))
+    if post_id is None:
+        raise Invalid("last_post_id is a post id.")
+    async with ctx(request).db.transaction() as session:
+        thread, _ = await reading.get_thread(session, current, request.path_params["thread_id"])
+        await service.mark_read(session, current, thread, post_id)
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/c/{slug}", board_page),
+    Route("/c/{slug}/threads/new", new_thread_page, methods=["GET", "POST"]),
+    Route("/c/{slug}/subscription", follow_board_action, methods=["POST"]),
+    Route("/threads/{thread_id:int}", thread_page),
+    Route("/threads/{thread_id:int}/reply", reply_action, methods=["POST"]),
+    Route("/threads/{thread_id:int}/settings", thread_settings_action, methods=["POST"]),
+    Route("/threads/{thread_id:int}/subscription", follow_thread_action, methods=["POST"]),
+    Route("/threads/{thread_id:int}/read", mark_read_action, methods=["POST"]),
+    Route("/posts/{post_id:int}", post_link),
+    Route("/posts/{post_id:int}/edit", edit_post_page, methods=["GET", "POST"]),
+    Route("/posts/{post_id:int}/delete", delete_post_action, methods=["POST"]),
+    Route("/posts/{post_id:int}/history", history_page),
+    Route("/posts/{post_id:int}/recommend", recommend_action, methods=["POST"]),
+    Route("/posts/{post_id:int}/recommendations", recommenders_page),
+    *api_routes,
+]

@@ -1,0 +1,489 @@
+"""Board operations: start threads, reply, edit, delete, pin, lock, recommend, follow.
+
+Reading (lookups that enforce visibility, pages, JSON shapes) lives in reading.py.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connect import events, markup, permissions
+from connect.accounts.models import User
+from connect.boards.models import (
+    SUBSCRIPTION_MODES,
+    Post,
+    PostRevision,
+    Recommendation,
+    Subscription,
+    Thread,
+    ThreadRead,
+)
+from connect.boards.reading import post_json, thread_json
+from connect.communities.models import Community
+from connect.db import utcnow
+from connect.errors import Forbidden, Invalid, Locked, NotFound, NotSignedIn
+from connect.permissions import Viewer
+
+TITLE_MAX = 200
+BODY_MAX = 65_536
+
+
+# Validation ------------------------------------------------------------------------
+
+
+def _clean_title(title) -> str:
+    if not isinstance(title, str) or not title.strip():
+        raise Invalid("Give the thread a title.", fields={"title": "Enter a title."})
+    title = " ".join(title.split())
+    if len(title) > TITLE_MAX:
+        raise Invalid(
+            f"Use at most {TITLE_MAX} characters.",
+            fields={"title": f"Use at most {TITLE_MAX} characters."},
+        )
+    return title
+
+
+def _clean_body(body) -> str:
+    if not isinstance(body, str) or not body.strip():
+        raise Invalid("Write something first.", fields={"body": "Write a message."})
+    body = body.replace("\r\n", "\n")
+    if len(body) > BODY_MAX:
+        raise Invalid(
+            f"Messages are at most {BODY_MAX:,} characters; this one has {len(body):,}.",
+            fields={"body": f"At most {BODY_MAX:,} characters."},
+        )
+    return body
+
+
+def _audience(community: Community, status: str) -> str:
+    if status == "pending":
+        return "author"
+    if status == "hidden":
+        return "moderators"
+    return "public" if community.visibility == "open" else "members"
+
+
+async def _published_before(session: AsyncSession, user_id: int, community_id: int) -> bool:
+    row = await session.execute(
+        select(Post.id)
+        .where(
+            Post.author_id == user_id,
+            Post.community_id == community_id,
+            Post.status == "published",
+        )
+        .limit(1)
+    )
+    return row.first() is not None
+
+
+def _default_mode(user: User) -> str:
+    mode = (user.profile.preferences or {}).get("subscription_mode") if user.profile else None
+    return mode if mode in SUBSCRIPTION_MODES else "real_time"
+
+
+async def _follow_by_default(session: AsyncSession, user: User, thread: Thread) -> None:
+    existing = await session.execute(
+        select(Subscription.id).where(
+            Subscription.user_id == user.id, Subscription.thread_id == thread.id
+        )
+    )
+    if existing.first() is None:
+        session.add(
+            Subscription(
+                user_id=user.id,
+                community_id=thread.community_id,
+                thread_id=thread.id,
+                mode=_default_mode(user),
+                created_at=utcnow(),
+            )
+        )
+
+
+# Writing ---------------------------------------------------------------------------
+
+
+async def create_thread(
+    session: AsyncSession, viewer: Viewer, community: Community, *, title, body
+) -> tuple[Thread, Post]:
+    if not viewer.signed_in:
+        raise NotSignedIn("Sign in to start a discussion.")
+    if not permissions.can_read_community(viewer, community):
+        raise NotFound("There is no community at this address.")
+    if not permissions.can_post(viewer, community):
+        raise Forbidden("Join this community to start discussions.")
+    title, body = _clean_title(title), _clean_body(body)
+    held = permissions.held_for_approval(
+        viewer,
+        community,
+        published_before=await _published_before(session, viewer.id, community.id),
+    )
+    status = "pending" if held else "published"
+    now = utcnow()
+    thread = Thread(
+        community_id=community.id,
+        author_id=viewer.id,
+        title=title,
+        status=status,
+        created_at=now,
+        last_post_at=now,
+        last_poster_id=viewer.id,
+        post_count=1 if status == "published" else 0,
+    )
+    session.add(thread)
+    await session.flush()
+    post = Post(
+        thread_id=thread.id,
+        community_id=community.id,
+        author_id=viewer.id,
+        body=body,
+        html=markup.render(body),
+        status=status,
+        created_at=now,
+    )
+    session.add(post)
+    await session.flush()
+    thread.first_post_id = post.id
+    post.author = thread.author = await session.get(User, viewer.id)
+    await _follow_by_default(session, viewer.user, thread)
+    await events.record(
+        session,
+        "thread.created",
+        actor_id=viewer.id,
+        community_id=community.id,
+        audience=_audience(community, status),
+        subject_id=thread.id,
+        data={
+            "thread": thread_json(thread, community),
+            "post_id": post.id,
+            "status": status,
+            "mentions": markup.mentions(body),
+        },
+    )
+    await events.record(
+        session,
+        "post.created",
+        actor_id=viewer.id,
+        community_id=community.id,
+        audience=_audience(community, status),
+        subject_id=post.id,
+        data={"thread_id": thread.id, "post": post_json(post), "first": True, "status": status},
+    )
+    await _mark_read(session, viewer.id, thread.id, post.id)
+    return thread, post
+
+
+async def reply(
+    session: AsyncSession,
+    viewer: Viewer,
+    thread: Thread,
+    community: Community,
+    *,
+    body,
+    reply_to: int | None = None,
+) -> Post:
+    if not viewer.signed_in:
+        raise NotSignedIn("Sign in to reply.")
+    if not permissions.can_post(viewer, community):
+        raise Forbidden("Join this community to reply.")
+    if thread.status in ("deleted", "hidden"):
+        raise NotFound("There is no such thread, or you cannot see it.")
+    if not permissions.can_reply(viewer, community, locked=thread.locked):
+        raise Locked("This thread is locked: it takes no new replies.")
+    body = _clean_body(body)
+    parent_author_id = None
+    if reply_to is not None:
+        if not isinstance(reply_to, int) or isinstance(reply_to, bool):
+            raise Invalid("reply_to is a post id.", fields={"reply_to": "A post id."})
+        parent = await session.get(Post, reply_to)
+        if parent is None or parent.thread_id != thread.id or parent.status == "deleted":
+            raise Invalid(
+                "You can only reply to a post in this thread.",
+                fields={"reply_to": "Not a post in this thread."},
+            )
+        parent_author_id = parent.author_id
+    held = thread.status == "pending" or permissions.held_for_approval(
+        viewer,
+        community,
+        published_before=await _published_before(session, viewer.id, community.id),
+    )
+    status = "pending" if held else "published"
+    now = utcnow()
+    post = Post(
+        thread_id=thread.id,
+        community_id=community.id,
+        author_id=viewer.id,
+        body=body,
+        html=markup.render(body),
+        status=status,
+        created_at=now,
+        reply_to_id=reply_to,
+    )
+    session.add(post)
+    await session.flush()
+    post.author = await session.get(User, viewer.id)
+    if status == "published":
+        await session.execute(
+            update(Thread)
+            .where(Thread.id == thread.id)
+            .values(post_count=Thread.post_count + 1, last_post_at=now, last_poster_id=viewer.id)
+        )
+    await _follow_by_default(session, viewer.user, thread)
+    await events.record(
+        session,
+        "post.created",
+        actor_id=viewer.id,
+        community_id=community.id,
+        audience=_audience(community, status),
+        subject_id=post.id,
+        data={
+            "thread_id": thread.id,
+            "post": post_json(post),
+            "status": status,
+            "reply_to_author_id": parent_author_id,
+            "mentions": markup.mentions(body),
+        },
+    )
+    await _mark_read(session, viewer.id, thread.id, post.id)
+    return post
+
+
+async def edit_post(
+    session: AsyncSession, viewer: Viewer, post: Post, community: Community, *, body
+) -> Post:
+    if not permissions.can_edit_post(viewer, community, author_id=post.author_id):
+        raise Forbidden("You can only edit your own posts.")
+    if post.status == "deleted":
+        raise NotFound("This post was removed.")
+    body = _clean_body(body)
+    if body == post.body:
+        return post
+    session.add(
+        PostRevision(post_id=post.id, body=post.body, created_at=utcnow(), editor_id=viewer.id)
+    )
+    post.body = body
+    post.html = markup.render(body)
+    post.edited_at = utcnow()
+    post.edited_by_id = viewer.id
+    await events.record(
+        session,
+        "post.updated",
+        actor_id=viewer.id,
+        community_id=community.id,
+        audience=_audience(community, post.status),
+        subject_id=post.id,
+        data={"thread_id": post.thread_id, "post": post_json(post), "status": post.status},
+    )
+    return post
+
+
+async def delete_post(
+    session: AsyncSession, viewer: Viewer, post: Post, thread: Thread, community: Community
+) -> None:
+    """Soft delete: readers see a placeholder; deleting the first post removes the thread."""
+    if not permissions.can_delete_post(viewer, community, author_id=post.author_id):
+        raise Forbidden("You can only remove your own posts.")
+    if post.status == "deleted":
+        return
+    was_published = post.status == "published"
+    post.status = "deleted"
+    post.edited_at = utcnow()
+    post.edited_by_id = viewer.id
+    if post.id == thread.first_post_id:
+        thread.status = "deleted"
+        await events.record(
+            session,
+            "thread.deleted",
+            actor_id=viewer.id,
+            community_id=community.id,
+            audience=_audience(community, "published"),
+            subject_id=thread.id,
+            data={"thread_id": thread.id},
+        )
+    elif was_published:
+        thread.post_count = max(0, thread.post_count - 1)
+    await events.record(
+        session,
+        "post.deleted",
+        actor_id=viewer.id,
+        community_id=community.id,
+        audience=_audience(community, "published"),
+        subject_id=post.id,
+        data={"thread_id": post.thread_id, "post_id": post.id},
+    )
+
+
+async def update_thread(
+    session: AsyncSession, viewer: Viewer, thread: Thread, community: Community, changes: dict
+) -> Thread:
+    """Authors retitle; moderators pin, lock (and retitle)."""
+    unknown = set(changes) - {"title", "pinned", "locked"}
+    if unknown:
+        raise Invalid(
+            "Unknown thread fields.", fields={k: "Not a thread field." for k in sorted(unknown)}
+        )
+    moderator = permissions.can_moderate(viewer, community)
+    before: dict = {}
+    if "title" in changes:
+        if not (moderator or (viewer.signed_in and viewer.id == thread.author_id)):
+            raise Forbidden("Only the author or a moderator can retitle a thread.")
+        before["title"] = thread.title
+        thread.title = _clean_title(changes["title"])
+    for flag in ("pinned", "locked"):
+        if flag in changes:
+            if not moderator:
+                raise Forbidden(f"Only moderators can change {flag}.")
+            if not isinstance(changes[flag], bool):
+                raise Invalid(f"{flag} is true or false.", fields={flag: "true or false."})
+            before[flag] = getattr(thread, flag)
+            setattr(thread, flag, changes[flag])
+    await events.record(
+        session,
+        "thread.updated",
+        actor_id=viewer.id,
+        community_id=community.id,
+        audience=_audience(community, thread.status),
+        subject_id=thread.id,
+        data={"thread": thread_json(thread, community), "before": before},
+    )
+    return thread
+
+
+async def recommend(
+    session: AsyncSession, viewer: Viewer, post: Post, community: Community, *, on: bool
+) -> tuple[int, bool]:
+    if not viewer.signed_in:
+        raise NotSignedIn("Sign in to recommend posts.")
+    if viewer.suspended:
+        raise Forbidden("Your account is suspended.")
+    if post.status != "published":
+        raise Invalid("Only published posts can be recommended.")
+    if on and post.author_id == viewer.id:
+        raise Invalid("You cannot recommend your own post.")
+    existing = (
+        await session.execute(
+            select(Recommendation).where(
+                Recommendation.post_id == post.id, Recommendation.user_id == viewer.id
+            )
+        )
+    ).scalar_one_or_none()
+    if on and existing is None:
+        session.add(Recommendation(post_id=post.id, user_id=viewer.id, created_at=utcnow()))
+        try:
+            await session.flush()
+        except IntegrityError:  # a double click raced; the first one counted
+            return post.recommend_count, True
+    elif not on and existing is not None:
+        await session.delete(existing)
+        await session.flush()
+    else:
+        return post.recommend_count, on
+    count = (
+        await session.execute(
+            select(func.count(Recommendation.id)).where(Recommendation.post_id == post.id)
+        )
+    ).scalar()
+    post.recommend_count = count
+    await events.record(
+        session,
+        "post.recommended" if on else "post.unrecommended",
+        actor_id=viewer.id,
+        community_id=community.id,
+        audience=_audience(community, post.status),
+        subject_id=post.id,
+        target_user_id=post.author_id,
+        data={"thread_id": post.thread_id, "post_id": post.id, "recommend_count": count},
+    )
+    return count, on
+
+
+# Subscriptions -----------------------------------------------------------------------
+
+
+async def subscribe(
+    session: AsyncSession,
+    viewer: Viewer,
+    community: Community,
+    *,
+    thread: Thread | None = None,
+    mode: str = "real_time",
+) -> Subscription:
+    if not viewer.signed_in:
+        raise NotSignedIn("Sign in to follow discussions.")
+    if mode not in SUBSCRIPTION_MODES:
+        raise Invalid(
+            f"mode is one of {', '.join(SUBSCRIPTION_MODES)}.", fields={"mode": "Unknown mode."}
+        )
+    if not permissions.can_read_community(viewer, community):
+        raise NotFound("There is no community at this address.")
+    thread_id = thread.id if thread else None
+    existing = (
+        await session.execute(
+            select(Subscription).where(
+                Subscription.user_id == viewer.id,
+                Subscription.community_id == community.id,
+                Subscription.thread_id.is_(None)
+                if thread_id is None
+                else Subscription.thread_id == thread_id,
+            )
+        )
+    ).scalar_one_or_none()
+    if existing is None:
+        existing = Subscription(
+            user_id=viewer.id,
+            community_id=community.id,
+            thread_id=thread_id,
+            created_at=utcnow(),
+        )
+        session.add(existing)
+    existing.mode = mode
+    await session.flush()
+    return existing
+
+
+async def unsubscribe(
+    session: AsyncSession, user_id: int, community_id: int, thread_id: int | None
+) -> bool:
+    existing = (
+        await session.execute(
+            select(Subscription).where(
+                Subscription.user_id == user_id,
+                Subscription.community_id == community_id,
+                Subscription.thread_id.is_(None)
+                if thread_id is None
+                else Subscription.thread_id == thread_id,
+            )
+        )
+    ).scalar_one_or_none()
+    if existing is None:
+        return False
+    await session.delete(existing)
+    return True
+
+
+# Read state --------------------------------------------------------------------------
+
+
+async def _mark_read(session: AsyncSession, user_id: int, thread_id: int, post_id: int) -> None:
+    read = (
+        await session.execute(
+            select(ThreadRead).where(
+                ThreadRead.user_id == user_id, ThreadRead.thread_id == thread_id
+            )
+        )
+    ).scalar_one_or_none()
+    if read is None:
+        session.add(
+            ThreadRead(
+                user_id=user_id, thread_id=thread_id, last_read_post_id=post_id, read_at=utcnow()
+            )
+        )
+    elif post_id > read.last_read_post_id:
+        read.last_read_post_id = post_id
+        read.read_at = utcnow()
+
+
+async def mark_read(session: AsyncSession, viewer: Viewer, thread: Thread, post_id: int) -> None:
+    if viewer.signed_in:
+        await _mark_read(session, viewer.id, thread.id, post_id)

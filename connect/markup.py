@@ -1,0 +1,118 @@
+"""Markdown to safe HTML: CommonMark plus tables and autolinks, raw HTML off, then nh3.
+
+Mentions (@username) become profile links; the caller decides who may be notified.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
+
+MENTION_RE = re.compile(r"(?<![\w@/.])@([a-z0-9_-]{2,40})\b")
+
+ALLOWED_TAGS = {
+    "a", "p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote",
+    "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6",
+    "table", "thead", "tbody", "tr", "th", "td",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title", "class"},
+    "ol": {"start"},
+    "th": {"style"},
+    "td": {"style"},
+    "code": {"class"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+LINK_REL = "nofollow ugc noopener"
+
+
+def _mentions_rule(state: StateCore) -> None:
+    """Turn @username in plain text (not in links or code) into links to profiles."""
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        children: list[Token] = []
+        depth = 0
+        for token in block.children:
+            if token.type == "link_open":
+                depth += 1
+            elif token.type == "link_close":
+                depth -= 1
+            if token.type != "text" or depth > 0 or "@" not in token.content:
+                children.append(token)
+                continue
+            position = 0
+            for match in MENTION_RE.finditer(token.content):
+                if match.start() > position:
+                    children.append(_text(token.content[position : match.start()]))
+                link = Token("link_open", "a", 1)
+                link.attrs = {"href": f"/members/{match.group(1)}", "class": "mention"}
+                children.extend([link, _text(match.group(0)), Token("link_close", "a", -1)])
+                position = match.end()
+            if position < len(token.content):
+                children.append(_text(token.content[position:]))
+        block.children = children
+
+
+def _text(content: str) -> Token:
+    token = Token("text", "", 0)
+    token.content = content
+    return token
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False})
+    md.enable(["table", "strikethrough", "linkify"])
+    md.disable("image")  # remote images would leak readers' addresses; links stay
+    md.core.ruler.push("mentions", _mentions_rule)
+    return md
+
+
+def sanitize(html: str) -> str:
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel=LINK_REL,
+        strip_comments=True,
+        filter_style_properties={"text-align"},
+    )
+
+
+def render(markdown: str) -> str:
+    """Markdown source to sanitized HTML."""
+    return sanitize(_parser().render(markdown))
+
+
+def mentions(markdown: str) -> list[str]:
+    """Usernames mentioned in plain text, in order, without repeats (code spans ignored)."""
+    names: list[str] = []
+    for block in _parser().parse(markdown):
+        for token in block.children or []:
+            if token.type == "link_open" and token.attrs.get("class") == "mention":
+                name = str(token.attrs["href"]).rsplit("/", 1)[-1]
+                if name not in names:
+                    names.append(name)
+    return names
+
+
+def excerpt(markdown: str, length: int = 200) -> str:
+    """Plain text of the first part of a post, for lists, emails and notifications."""
+    text = nh3.clean(_parser().render(markdown), tags=set())
+    text = re.sub(r"\s+", " ", _unescape(text)).strip()
+    if len(text) <= length:
+        return text
+    return text[: length - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)

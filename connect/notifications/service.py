@@ -1,0 +1,458 @@
+"""Notifications: the notifier (an event-log consumer), the mail queue, digests, unsubscribe.
+
+The notifier turns published posts and membership changes into notification
+rows and queued mail, in the transaction that moves its cursor. Mail leaves
+the queue only when the SMTP server accepts it; failures are retried later.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connect import events, permissions, security
+from connect.accounts.models import User
+from connect.boards.models import Post, Subscription, Thread
+from connect.communities.models import Community, Membership
+from connect.db import utcnow
+from connect.errors import Invalid, NotFound
+from connect.events import Event
+from connect.markup import excerpt
+from connect.notifications.mail import queue_mail, send_due_mail  # noqa: F401 (job entry point)
+from connect.notifications.models import EMAIL_MODES, DigestRun, Notification, OutgoingMail
+from connect.permissions import Role, Viewer
+
+log = logging.getLogger("connect.notifications")
+DIGEST_EVERY = timedelta(hours=24)
+PREFERENCES = {
+    "subscription_mode": ("real_time", "digest", "in_app"),
+    "email_replies": EMAIL_MODES,
+}
+DEFAULT_PREFERENCES = {"subscription_mode": "real_time", "email_replies": "real_time"}
+
+
+def preferences_of(user: User) -> dict:
+    return with_defaults(user.profile.preferences if user.profile else None)
+
+
+def with_defaults(stored: dict | None) -> dict:
+    stored = stored or {}
+    return {k: stored.get(k, v) for k, v in DEFAULT_PREFERENCES.items()}
+
+
+def clean_preferences(values: dict) -> dict:
+    problems = {
+        k: f"One of: {', '.join(PREFERENCES[k])}."
+        for k, v in values.items()
+        if k not in PREFERENCES or v not in PREFERENCES[k]
+    }
+    if problems:
+        raise Invalid("Some preferences need another look.", fields=problems)
+    return values
+
+
+async def viewer_for(session: AsyncSession, user: User) -> Viewer:
+    rows = await session.execute(
+        select(Membership.community_id, Membership.role, Membership.status).where(
+            Membership.user_id == user.id
+        )
+    )
+    return Viewer(user=user, memberships={c: Role(r, s) for c, r, s in rows})
+
+
+# Unsubscribe links --------------------------------------------------------------------
+
+
+def unsubscribe_token(secret_key: str, user_id: int, scope: str) -> str:
+    """A signed token for one user and one scope: "t<thread>", "c<community>" or "replies"."""
+    value = f"{user_id}.{scope}"
+    return f"{value}.{security.sign(secret_key, 'unsubscribe', value)[:32]}"
+
+
+def read_unsubscribe_token(secret_key: str, token: str) -> tuple[int, str]:
+    try:
+        user_id, scope, signature = token.split(".")
+        expected = unsubscribe_token(secret_key, int(user_id), scope).rsplit(".", 1)[1]
+    except ValueError:
+        raise NotFound("This unsubscribe link is not valid.") from None
+    if not hmac.compare_digest(signature, expected):
+        raise NotFound("This unsubscribe link is not valid.")
+    return int(user_id), scope
+
+
+async def unsubscribe(session: AsyncSession, user_id: int, scope: str) -> str:
+    """Apply an unsubscribe link; returns what stopped, in words."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("This unsubscribe link is not valid.")
+    if scope == "replies":
+        prefs = dict(user.profile.preferences or {})
+        prefs["email_replies"] = "in_app"
+        user.profile.preferences = prefs
+        return "emails about replies to you and mentions of you"
+    kind, _, raw_id = scope[0], None, scope[1:]
+    if kind not in "tc" or not raw_id.isdigit():
+        raise NotFound("This unsubscribe link is not valid.")
+    column = Subscription.thread_id if kind == "t" else Subscription.community_id
+    query = select(Subscription).where(Subscription.user_id == user_id, column == int(raw_id))
+    if kind == "c":
+        query = query.where(Subscription.thread_id.is_(None))
+    for sub in (await session.execute(query)).scalars():
+        await session.delete(sub)
+    return "emails from this thread" if kind == "t" else "emails about new threads on this board"
+
+
+# The notifier ---------------------------------------------------------------------------
+
+
+class Notifier:
+    """Event consumer that writes notifications and queues real-time mail."""
+
+    def __init__(self, context) -> None:
+        self.context = context
+
+    async def handle(self, session: AsyncSession, batch: list[Event]) -> None:
+        for event in batch:
+            if event.type in ("post.created", "post.approved"):
+                if event.data.get("first") and event.type == "post.created":
+                    continue  # the thread.created event speaks for a first post
+                await self._post_published(session, event)
+            elif event.type in ("thread.created", "thread.approved"):
+                await self._thread_published(session, event)
+            elif event.type == "membership.invited":
+                await self._membership(session, event, "invited you to join")
+            elif event.type == "member.joined" and event.actor_id != event.target_user_id:
+                await self._membership(session, event, "added you to")
+
+    async def _load_post(self, session: AsyncSession, post_id: int):
+        row = (
+            await session.execute(
+                select(Post, Thread, Community)
+                .join(Thread, Thread.id == Post.thread_id)
+                .join(Community, Community.id == Post.community_id)
+                .where(Post.id == post_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        post, thread, community = row
+        if post.status != "published" or thread.status != "published":
+            return None
+        return post, thread, community
+
+    async def _post_published(self, session: AsyncSession, event: Event) -> None:
+        post_id = event.data.get("post", {}).get("id") or event.subject_id
+        loaded = await self._load_post(session, post_id)
+        if loaded is None:
+            return
+        post, thread, community = loaded
+        recipients: dict[int, tuple[str, str]] = {}  # user id -> (kind, email mode)
+        parent_author = event.data.get("reply_to_author_id")
+        if parent_author:
+            recipients[parent_author] = ("reply", "")
+        for user in await self._users_named(session, event.data.get("mentions", [])):
+            recipients.setdefault(user.id, ("mention", ""))
+        subs = await session.execute(
+            select(Subscription.user_id, Subscription.mode).where(
+                Subscription.thread_id == thread.id
+            )
+        )
+        for user_id, mode in subs:
+            recipients.setdefault(user_id, ("followed_post", mode))
+        recipients.pop(post.author_id, None)
+        author = post.author.display_name if post.author else "A former member"
+        titles = {
+            "reply": f"{author} replied to you in “{thread.title}”",
+            "mention": f"{author} mentioned you in “{thread.title}”",
+            "followed_post": f"{author} replied in “{thread.title}”",
+        }
+        for user_id, (kind, mode) in recipients.items():
+            await self._notify(
+                session,
+                event,
+                user_id,
+                kind=kind,
+                mode=mode,
+                community=community,
+                thread=thread,
+                post=post,
+                title=titles[kind],
+                text=excerpt(post.body, 300),
+                url=f"/posts/{post.id}",
+                scope=f"t{thread.id}" if kind == "followed_post" else "replies",
+            )
+
+    async def _thread_published(self, session: AsyncSession, event: Event) -> None:
+        post_id = event.data.get("post_id")
+        loaded = await self._load_post(session, post_id) if post_id else None
+        if loaded is None:
+            return
+        post, thread, community = loaded
+        author = post.author.display_name if post.author else "A former member"
+        recipients: dict[int, tuple[str, str]] = {}
+        for user in await self._users_named(session, event.data.get("mentions", [])):
+            recipients[user.id] = ("mention", "")
+        subs = await session.execute(
+            select(Subscription.user_id, Subscription.mode).where(
+                Subscription.community_id == community.id, Subscription.thread_id.is_(None)
+            )
+        )
+        for user_id, mode in subs:
+            recipients.setdefault(user_id, ("new_thread", mode))
+        recipients.pop(post.author_id, None)
+        for user_id, (kind, mode) in recipients.items():
+            title = (
+                f"{author} mentioned you in “{thread.title}”"
+                if kind == "mention"
+                else f"New discussion in {community.name}: “{thread.title}”"
+            )
+            await self._notify(
+                session,
+                event,
+                user_id,
+                kind=kind,
+                mode=mode,
+                community=community,
+                thread=thread,
+                post=post,
+                title=title,
+                text=excerpt(post.body, 300),
+                url=f"/threads/{thread.id}",
+                scope=f"c{community.id}" if kind == "new_thread" else "replies",
+            )
+
+    async def _membership(self, session: AsyncSession, event: Event, verb: str) -> None:
+        community = await session.get(Community, event.community_id)
+        actor = await session.get(User, event.actor_id) if event.actor_id else None
+        if community is None or event.target_user_id is None:
+            return
+        who = actor.display_name if actor else "A moderator"
+        await self._notify(
+            session,
+            event,
+            event.target_user_id,
+            kind="membership",
+            mode="in_app",
+            community=community,
+            title=f"{who} {verb} {community.name}",
+            url=f"/c/{community.slug}",
+        )
+
+    async def _users_named(self, session: AsyncSession, names: list[str]) -> list[User]:
+        if not names:
+            return []
+        rows = await session.execute(select(User).where(User.username.in_(names[:50])))
+        return list(rows.scalars().unique())
+
+    async def _notify(
+        self,
+        session: AsyncSession,
+        event: Event,
+        user_id: int,
+        *,
+        kind: str,
+        mode: str,
+        community: Community,
+        title: str,
+        url: str,
+        thread: Thread | None = None,
+        post: Post | None = None,
+        text: str = "",
+        scope: str = "replies",
+    ) -> None:
+        user = await session.get(User, user_id)
+        if user is None:
+            return
+        if thread is not None:
+            # Only members who may read the thread hear about it (mentions included).
+            reader = await viewer_for(session, user)
+            if not permissions.can_see_post(
+                reader, community, status=thread.status, author_id=thread.author_id
+            ):
+                return
+        exists = await session.execute(
+            select(Notification.id).where(
+                Notification.user_id == user_id, Notification.event_id == event.id
+            )
+        )
+        if exists.first():
+            return  # this event was handled before a crash
+        if not mode:
+            mode = preferences_of(user)["email_replies"]
+        notification = Notification(
+            user_id=user_id,
+            event_id=event.id,
+            kind=kind,
+            actor_id=event.actor_id,
+            community_id=community.id,
+            thread_id=thread.id if thread else None,
+            post_id=post.id if post else None,
+            title=title[:300],
+            excerpt=text,
+            url=url,
+            created_at=utcnow(),
+            email_mode=mode,
+        )
+        session.add(notification)
+        await session.flush()
+        if mode == "real_time":
+            queue_notification_mail(
+                session,
+                self.context,
+                user,
+                subject=title,
+                body=f"{title}\n\n{text}\n\nRead it: {self.context.settings.base_url}{url}\n",
+                scope=scope,
+            )
+            notification.emailed_at = utcnow()
+        await events.record(
+            session,
+            "notification.created",
+            actor_id=event.actor_id,
+            audience="user",
+            target_user_id=user_id,
+            subject_id=notification.id,
+            data={"id": notification.id, "kind": kind, "title": notification.title, "url": url},
+        )
+
+
+# Mail ----------------------------------------------------------------------------------------
+
+
+def queue_notification_mail(
+    session: AsyncSession, context, user: User, *, subject: str, body: str, scope: str
+) -> OutgoingMail:
+    """Queue a notice with a one-click unsubscribe link (RFC 8058) for its scope."""
+    token = unsubscribe_token(context.secret_key, user.id, scope)
+    link = f"{context.settings.base_url}/unsubscribe/{token}"
+    return queue_mail(
+        session,
+        to=user.email,
+        user_id=user.id,
+        subject=subject,
+        body=f"{body}\n--\nStop these emails: {link}\n",
+        headers={
+            "List-Unsubscribe": f"<{link}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+
+
+async def send_digests(context, *, force: bool = False) -> int:
+    """Queue one digest per member whose digest items wait and whose last digest is a day old."""
+    now = utcnow()
+    queued = 0
+    async with context.db.transaction() as session:
+        rows = await session.execute(
+            select(Notification.user_id)
+            .where(Notification.email_mode == "digest", Notification.emailed_at.is_(None))
+            .group_by(Notification.user_id)
+        )
+        for user_id in list(rows.scalars()):
+            last = await session.get(DigestRun, user_id)
+            if last is not None and not force and now - last.sent_at < DIGEST_EVERY:
+                continue
+            user = await session.get(User, user_id)
+            items = list(
+                (
+                    await session.execute(
+                        select(Notification)
+                        .where(
+                            Notification.user_id == user_id,
+                            Notification.email_mode == "digest",
+                            Notification.emailed_at.is_(None),
+                        )
+                        .order_by(Notification.id)
+                        .limit(200)
+                    )
+                ).scalars()
+            )
+            lines = [
+                f"- {n.title}\n  {n.excerpt[:200]}\n  {context.settings.base_url}{n.url}"
+                for n in items
+            ]
+            queue_notification_mail(
+                session,
+                context,
+                user,
+                subject=f"Your {context.settings.site_name} digest: {len(items)} update"
+                + ("s" if len(items) != 1 else ""),
+                body="Here is what happened in the discussions you follow:\n\n"
+                + "\n\n".join(lines),
+                scope="replies",
+            )
+            for n in items:
+                n.emailed_at = now
+            if last is None:
+                session.add(DigestRun(user_id=user_id, sent_at=now))
+            else:
+                last.sent_at = now
+            queued += 1
+    return queued
+
+
+# Reading and marking ----------------------------------------------------------------------
+
+
+async def unread_count(session: AsyncSession, user_id: int) -> int:
+    return (
+        await session.execute(
+            select(func.count(Notification.id)).where(
+                Notification.user_id == user_id, Notification.read_at.is_(None)
+            )
+        )
+    ).scalar()
+
+
+async def list_for(
+    session: AsyncSession,
+    user_id: int,
+    *,
+    unread_only: bool = False,
+    page: int = 1,
+    per_page: int = 30,
+) -> tuple[list[Notification], int]:
+    condition = Notification.user_id == user_id
+    if unread_only:
+        condition = condition & Notification.read_at.is_(None)
+    total = (await session.execute(select(func.count(Notification.id)).where(condition))).scalar()
+    rows = await session.execute(
+        select(Notification)
+        .where(condition)
+        .order_by(Notification.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return list(rows.scalars().unique()), total
+
+
+async def get_for(session: AsyncSession, user_id: int, notification_id: int) -> Notification | None:
+    found = await session.get(Notification, notification_id)
+    return found if found is not None and found.user_id == user_id else None
+
+
+async def mark_read(session: AsyncSession, user_id: int, ids: list[int] | None = None) -> int:
+    query = update(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None)
+    )
+    if ids is not None:
+        query = query.where(Notification.id.in_(ids))
+    result = await session.execute(query.values(read_at=utcnow()))
+    return result.rowcount or 0
+
+
+def notification_json(n: Notification) -> dict:
+    return {
+        "id": n.id,
+        "kind": n.kind,
+        "title": n.title,
+        "excerpt": n.excerpt,
+        "url": n.url,
+        "created_at": n.created_at.isoformat(),
+        "read": n.read_at is not None,
+        "actor": n.actor.username if n.actor else None,
+    }

@@ -1,0 +1,128 @@
+"""The member directory: listed members only, filters, paging, and no search on hidden fields."""
+
+import pytest
+
+PEOPLE = [
+    # username, display name, organization, location
+    ("ann", "Ann Abbott", "Riverside Public Library", "Springfield"),
+    ("ben", "Ben Baker", "Riverside Public Library", "Shelbyville"),
+    ("cat", "Cat Cole", "State Archives", "Springfield"),
+    ("dan", "Dan Dunn", "University Library", "Capital City"),
+    ("eve", "Eve Evans", "State Archives", "Ogdenville"),
+]
+
+
+@pytest.fixture
+def people(site):
+    for username, name, organization, location in PEOPLE:
+        member = site.member(username, display_name=name)
+        answer = site.bearer(member).patch(
+            f"/api/v1/members/{username}",
+            json={"organization": organization, "location": location},
+        )
+        assert answer.status_code == 200
+    return site
+
+
+def names(answer) -> list[str]:
+    assert answer.status_code == 200, answer.text
+    return [m["username"] for m in answer.json()["items"]]
+
+
+def test_lists_listed_members_in_name_order_with_paging_fields(people):
+    client = people.anonymous()
+    answer = client.get("/api/v1/members")
+    assert names(answer) == ["ann", "ben", "cat", "dan", "eve"]
+    body = answer.json()
+    assert body["total"] == 5
+    assert body["page"] == 1
+    assert body["per_page"] == 20
+    assert body["items"][0]["organization"] == "Riverside Public Library"
+
+
+def test_filter_by_name_organization_and_location(people):
+    client = people.signed_in(people.member("zed", display_name="Zed Zorn"))
+    assert names(client.get("/api/v1/members?q=cole")) == ["cat"]
+    assert names(client.get("/api/v1/members?q=BEN")) == ["ben"]  # username, any case
+    assert names(client.get("/api/v1/members?organization=riverside")) == ["ann", "ben"]
+    assert names(client.get("/api/v1/members?location=springfield")) == ["ann", "cat"]
+    assert names(client.get("/api/v1/members?organization=state&location=spring")) == ["cat"]
+    answer = client.get("/api/v1/members?q=nobody-like-this")
+    assert names(answer) == [] and answer.json()["total"] == 0
+    # LIKE wildcards are taken literally.
+    assert names(client.get("/api/v1/members?q=%25")) == []
+    assert names(client.get("/api/v1/members?organization=_")) == []
+
+
+def test_html_directory_filters(people):
+    page = people.anonymous().get("/members?organization=State+Archives")
+    assert page.status_code == 200
+    assert "Cat Cole" in page.text and "Eve Evans" in page.text
+    assert "Ann Abbott" not in page.text
+    assert "2 members" in page.text
+
+
+def test_paging(people):
+    client = people.anonymous()
+    first = client.get("/api/v1/members?per_page=2&page=1")
+    second = client.get("/api/v1/members?per_page=2&page=2")
+    third = client.get("/api/v1/members?per_page=2&page=3")
+    beyond = client.get("/api/v1/members?per_page=2&page=4")
+    assert names(first) == ["ann", "ben"]
+    assert names(second) == ["cat", "dan"]
+    assert names(third) == ["eve"]
+    assert names(beyond) == []
+    for answer in (first, second, third, beyond):
+        assert answer.json()["total"] == 5
+        assert answer.json()["per_page"] == 2
+    assert third.json()["page"] == 3
+    # per_page is capped at 100 and nonsense falls back to defaults rather than failing.
+    assert client.get("/api/v1/members?per_page=1000").json()["per_page"] == 100
+    odd = client.get("/api/v1/members?per_page=abc&page=-3")
+    assert odd.status_code == 200 and odd.json()["page"] == 1
+    # Filters and paging combine; total counts the filtered set.
+    answer = client.get("/api/v1/members?location=springfield&per_page=1&page=2")
+    assert names(answer) == ["cat"] and answer.json()["total"] == 2
+    html = client.get("/members?per_page=2&page=2")
+    assert "Cat Cole" in html.text and "Ann Abbott" not in html.text
+    assert "Page 2 of 3" in html.text
+
+
+def test_unlisted_members_are_absent(people):
+    ann = people.bearer(people.member("zoe", display_name="Zoe Zimmer"))
+    assert ann.patch("/api/v1/members/zoe", json={"listed": False}).status_code == 200
+    client = people.anonymous()
+    assert "zoe" not in names(client.get("/api/v1/members?per_page=100"))
+    assert names(client.get("/api/v1/members?q=zimmer")) == []
+    assert client.get("/api/v1/members").json()["total"] == 5
+    assert "Zoe Zimmer" not in client.get("/members?q=zoe").text
+    # Unlisted is not invisible: the profile itself is still there for those with the link.
+    assert client.get("/api/v1/members/zoe").status_code == 200
+
+
+def test_a_private_field_cannot_be_used_to_find_someone(people):
+    cat = people.bearer(people.member("cat2", display_name="Cat Two"))
+    # cat2 works at the State Archives in Springfield but shows neither.
+    answer = cat.patch(
+        "/api/v1/members/cat2",
+        json={
+            "organization": "State Archives",
+            "location": "Springfield",
+            "public_fields": ["title", "bio"],
+        },
+    )
+    assert answer.status_code == 200
+    for client in (people.anonymous(), people.signed_in(people.member("zed"))):
+        assert "cat2" not in names(client.get("/api/v1/members?organization=state"))
+        assert "cat2" not in names(client.get("/api/v1/members?location=springfield"))
+        # Still listed by name, with the hidden fields blanked.
+        found = client.get("/api/v1/members?q=cat two").json()["items"]
+        assert [m["username"] for m in found] == ["cat2"]
+        assert found[0]["organization"] is None and found[0]["location"] is None
+        assert "cat2" not in client.get("/members?location=Springfield").text
+
+    # Making one field public again makes that field (only) searchable.
+    cat.patch("/api/v1/members/cat2", json={"public_fields": ["location"]})
+    client = people.anonymous()
+    assert "cat2" in names(client.get("/api/v1/members?location=springfield"))
+    assert "cat2" not in names(client.get("/api/v1/members?organization=state"))

@@ -1,0 +1,203 @@
+"""Notifications from the event log: who hears about what, mail, digests, unsubscribe."""
+
+import email
+import socket
+from dataclasses import replace
+from email import policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from connect.app import create_app
+from connect.notifications import service
+from connect.notifications.models import OutgoingMail
+from tests.conftest import BASE_URL, Site, fast_passwords
+
+
+def board(site, admin, *members, slug="cataloging", **settings):
+    owner = site.signed_in(admin)
+    site.community(owner, slug, **settings)
+    clients = []
+    for m in members:
+        c = site.signed_in(m)
+        assert c.post(f"/api/v1/communities/{slug}/join").status_code == 200
+        clients.append(c)
+    return owner, clients
+
+
+def titles(client) -> list[str]:
+    return [n["title"] for n in client.get("/api/v1/notifications").json()["items"]]
+
+
+def queued_mail(site) -> list[OutgoingMail]:
+    async def load():
+        async with site.ctx.db.read() as session:
+            return list((await session.execute(select(OutgoingMail))).scalars())
+
+    return site.call(load)
+
+
+def test_reply_mention_and_follow_notifications(site, admin, alice, bob):
+    carol = site.member("carol")
+    _, (a, b, c) = board(site, admin, alice, bob, carol)
+    thread = a.post(
+        "/api/v1/communities/cataloging/threads", json={"title": "Subject headings", "body": "Q?"}
+    ).json()
+    b.post(
+        f"/api/v1/threads/{thread['id']}/posts",
+        json={
+            "body": "Answer for you, and @carol should see this",
+            "reply_to": thread["first_post_id"],
+        },
+    )
+    site.drain()
+    assert titles(a) == ["Bob Bibliographer replied to you in “Subject headings”"]
+    assert titles(c) == ["Bob Bibliographer mentioned you in “Subject headings”"]
+    assert titles(b) == []  # nobody hears about their own post
+    assert a.get("/api/v1/notifications").json()["unread"] == 1
+    # Running the notifier again changes nothing (it is idempotent).
+    site.drain()
+    assert len(titles(a)) == 1
+
+
+def test_mentions_never_reach_members_who_cannot_read(site, admin, alice, bob):
+    owner, (a,) = board(site, admin, alice, slug="council", visibility="closed")
+    site.signed_in(bob)  # bob exists but is not a member
+    a.post(
+        "/api/v1/communities/council/threads",
+        json={"title": "Budget", "body": "Secret plans, hi @bob"},
+    )
+    site.drain()
+    assert titles(site.signed_in(bob)) == []
+
+
+def test_held_posts_notify_nobody(site, admin, alice, bob):
+    _, (a, b) = board(site, admin, alice, bob, slug="youth", moderation="all")
+    a.post("/api/v1/communities/youth/threads", json={"title": "Held", "body": "hi @bob"})
+    site.drain()
+    assert titles(b) == []
+
+
+def test_header_count_and_notifications_page(site, admin, alice, bob):
+    _, (a, b) = board(site, admin, alice, bob)
+    thread = a.post(
+        "/api/v1/communities/cataloging/threads", json={"title": "Weeding", "body": "Q"}
+    ).json()
+    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "A"})
+    site.drain()
+    page = a.get("/")
+    assert '<span class="count">1</span>' in page.text
+    listing = a.get("/notifications")
+    assert "Bob Bibliographer replied in “Weeding”" in listing.text
+    read = a.post("/api/v1/notifications/read", json={"all": True}).json()
+    assert read == {"marked": 1, "unread": 0}
+    assert '<span class="count">' not in a.get("/").text
+
+
+def test_real_time_mail_has_one_click_unsubscribe(site, admin, alice, bob, settings):
+    _, (a, b) = board(site, admin, alice, bob)
+    thread = a.post(
+        "/api/v1/communities/cataloging/threads", json={"title": "Authority files", "body": "Q"}
+    ).json()
+    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "An answer"})
+    site.drain()
+    assert site.call(service.send_due_mail, site.ctx) == 1
+    files = sorted((settings.data_dir / "mail").glob("*.eml"))
+    assert len(files) == 1
+    message = email.message_from_bytes(files[0].read_bytes(), policy=policy.default)
+    assert message["To"] == "alice@example.org"
+    assert "Authority files" in message["Subject"]
+    assert "An answer" in message.get_content()
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = message["List-Unsubscribe"].strip().strip("<>")
+    path = link.removeprefix(BASE_URL)
+    # One click, no sign-in: the follow ends.
+    anonymous = site.anonymous()
+    assert anonymous.get(path).status_code == 200
+    assert anonymous.post(path).status_code == 200
+    assert a.get(f"/threads/{thread['id']}").text.count('value="none" selected') == 1
+    # A forged link is refused.
+    assert anonymous.post(path[:-3] + "abc").status_code == 404
+
+
+def test_in_app_mode_sends_no_mail_and_digest_collects(site, admin, alice, bob):
+    _, (a, b) = board(site, admin, alice, bob)
+    assert (
+        a.patch("/api/v1/me/preferences", json={"subscription_mode": "digest"}).status_code == 200
+    )
+    assert b.patch("/api/v1/me/preferences", json={"email_replies": "loud"}).status_code == 422
+    thread = a.post(
+        "/api/v1/communities/cataloging/threads", json={"title": "Digest me", "body": "Q"}
+    ).json()
+    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "first answer"})
+    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "second answer"})
+    site.drain()
+    assert queued_mail(site) == []
+    assert site.call(service.send_digests, site.ctx) == 1
+    mails = queued_mail(site)
+    assert len(mails) == 1 and "2 updates" in mails[0].subject
+    assert "first answer" in mails[0].body and "second answer" in mails[0].body
+    # Not again within a day.
+    assert site.call(service.send_digests, site.ctx) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_site(settings):
+    port = free_port()
+    app = create_app(replace(settings, smtp_url=f"smtp://127.0.0.1:{port}"))
+    app.state.ctx.passwords = fast_passwords()
+    with TestClient(app, base_url=BASE_URL) as client:
+        yield Site(app, client), port
+
+
+def test_failed_smtp_send_is_kept_and_retried(smtp_site):
+    site, port = smtp_site
+    admin = site.member("root", role="admin")
+    alice, bob = site.member("alice"), site.member("bob")
+    _, (a, b) = board(site, admin, alice, bob)
+    thread = a.post(
+        "/api/v1/communities/cataloging/threads", json={"title": "Retry me", "body": "Q"}
+    ).json()
+    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "delivered later"})
+    site.drain()
+    # No SMTP server yet: the send fails, the message stays queued.
+    assert site.call(service.send_due_mail, site.ctx) == 0
+    (mail,) = queued_mail(site)
+    assert mail.sent_at is None and mail.attempts == 1 and mail.last_error
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+
+        async def make_due():
+            async with site.ctx.db.transaction() as session:
+                row = await session.get(OutgoingMail, mail.id)
+                row.next_attempt_at = row.created_at
+
+        site.call(make_due)
+        assert site.call(service.send_due_mail, site.ctx) == 1
+    finally:
+        controller.stop()
+    (envelope,) = inbox.messages
+    assert envelope.rcpt_tos == ["alice@example.org"]
+    received = email.message_from_bytes(envelope.content, policy=policy.default)
+    assert "delivered later" in received.get_content()
+    assert queued_mail(site)[0].sent_at is not None

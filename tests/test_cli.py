@@ -1,0 +1,176 @@
+"""The `connect` command, run as an administrator would: in a subprocess, configured by env."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from connect.app import create_app
+from connect.settings import Settings
+from tests.conftest import PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The caller's environment without any CONNECT_* setting, plus the given ones."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECT_")}
+    env["CONNECT_DATA_DIR"] = str(data_dir)
+    env.update(extra)
+    return env
+
+
+def connect(data_dir: Path, *args: str, stdin: str = "", **env: str):
+    result = subprocess.run(
+        [sys.executable, "-m", "connect.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=data_dir.parent,
+        env=cli_env(data_dir, **env),
+        timeout=60,
+    )
+    result.output = result.stdout + result.stderr
+    return result
+
+
+def assert_no_traceback(result) -> None:
+    assert "Traceback" not in result.output, result.output
+
+
+def test_check_on_a_fresh_folder_says_migrate(tmp_path):
+    result = connect(tmp_path / "var", "check")
+    assert result.returncode != 0
+    assert "FAIL schema" in result.stdout
+    assert "connect migrate" in result.stdout
+    assert_no_traceback(result)
+
+
+def test_migrate_then_check_passes(tmp_path):
+    data = tmp_path / "var"
+    migrated = connect(data, "migrate")
+    assert migrated.returncode == 0, migrated.output
+    assert (data / "connect.db").exists()
+    result = connect(data, "check")
+    assert result.returncode == 0, result.output
+    assert "All checks passed." in result.stdout
+    assert "FAIL" not in result.stdout
+
+
+def test_create_admin_makes_an_administrator_who_can_sign_in(tmp_path):
+    data = tmp_path / "var"
+    result = connect(
+        data, "create-admin", "root", "root@example.org", "--password-stdin", stdin=PASSWORD + "\n"
+    )
+    assert result.returncode == 0, result.output
+    assert "root" in result.stdout
+
+    app = create_app(Settings.from_env({"CONNECT_DATA_DIR": str(data)}))
+    with TestClient(app) as client:
+        answer = client.post("/api/v1/auth/token", json={"login": "root", "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["member"]["site_role"] == "admin"
+        wrong = client.post("/api/v1/auth/token", json={"login": "root", "password": "not it!!"})
+        assert wrong.status_code == 401
+        # The site is no longer empty: no setup page.
+        assert client.get("/", follow_redirects=False).status_code == 200
+
+
+def test_create_admin_refuses_a_common_password(tmp_path):
+    result = connect(
+        tmp_path / "var",
+        "create-admin",
+        "root",
+        "root@example.org",
+        "--password-stdin",
+        stdin="password123\n",
+    )
+    assert result.returncode != 0
+    assert "common" in result.stderr
+    assert_no_traceback(result)
+
+
+def test_create_admin_needs_password_stdin(tmp_path):
+    result = connect(tmp_path / "var", "create-admin", "root", "root@example.org")
+    assert result.returncode != 0
+    assert "--password-stdin" in result.stderr
+
+
+def test_check_reports_an_unreachable_database(tmp_path):
+    result = connect(
+        tmp_path / "var",
+        "check",
+        CONNECT_DATABASE_URL="postgresql+asyncpg://x:y@127.0.0.1:1/nope",
+    )
+    assert result.returncode != 0
+    assert "FAIL database" in result.stdout
+    assert "x:y@" not in result.output  # the password is not printed
+    assert_no_traceback(result)
+
+
+@pytest.mark.parametrize("command", ["check", "migrate"])
+def test_bad_setting_is_a_clear_error_not_a_traceback(tmp_path, command):
+    result = connect(tmp_path / "var", command, CONNECT_MAX_UPLOAD_MB="abc")
+    assert result.returncode != 0
+    assert "CONNECT_MAX_UPLOAD_MB" in result.output
+    assert "whole number" in result.output
+    assert_no_traceback(result)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get(port: int, path: str) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request("GET", path)
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    return response
+
+
+def test_serve_starts_and_leads_an_empty_site_to_setup(tmp_path):
+    data = tmp_path / "var"
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "connect.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=cli_env(data, CONNECT_LOG_LEVEL="warning"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, server.stdout.read()
+            try:
+                response = get(port, "/")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not start in 30 s"
+                time.sleep(0.1)
+        assert response.status == 303
+        assert response.getheader("location") == "/setup"
+        assert get(port, "/setup").status == 200
+        assert get(port, "/healthz").status == 200
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        server.stdout.close()
+    assert server.returncode is not None

@@ -1,0 +1,123 @@
+"""`alembic upgrade head` on an empty database builds exactly the models' schema."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
+
+from connect import migrate
+from connect.db import make_engine
+from connect.models import Base
+from tests.conftest import PG_URL, REQUIRE_SERVICES
+
+SCRATCH_DATABASE = "connect_migrations_test"
+
+
+async def _schema_diff(url: str) -> tuple[list, set[str], str | None]:
+    """(differences from the models, table names, alembic revision) of the database at url."""
+
+    def compare(sync_conn):
+        context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+        return (
+            compare_metadata(context, Base.metadata),
+            set(inspect(sync_conn).get_table_names()),
+            context.get_current_revision(),
+        )
+
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(compare)
+    finally:
+        await engine.dispose()
+
+
+def schema_diff(url: str) -> tuple[list, set[str], str | None]:
+    return asyncio.run(_schema_diff(url))
+
+
+def describe(change) -> str:
+    """One short line per difference (a table's or index's name, not its whole repr)."""
+    if isinstance(change, list):  # column-level changes come grouped
+        return "; ".join(describe(c) for c in change)
+    op, *rest = change
+    names = [getattr(x, "name", None) or str(x) for x in rest[:3]]
+    return f"{op} {' '.join(map(str, names))}"[:200]
+
+
+def assert_matches_models(url: str) -> None:
+    diff, tables, revision = schema_diff(url)
+    assert not diff, "migrations and models disagree (a migration is missing?):\n" + "\n".join(
+        describe(c) for c in diff
+    )
+    assert tables == {t.name for t in Base.metadata.sorted_tables} | {"alembic_version"}
+    assert revision == migrate.head_revision(url)
+
+
+def test_upgrade_head_on_empty_sqlite_matches_the_models(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    migrate.upgrade(url)
+    assert_matches_models(url)
+    migrate.upgrade(url)  # a second run has nothing to do
+    assert_matches_models(url)
+
+
+def test_downgrade_to_base_then_upgrade_again_on_sqlite(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'roundtrip.db'}"
+    migrate.upgrade(url)
+    command.downgrade(migrate.alembic_config(url), "base")
+    _, tables, revision = schema_diff(url)
+    assert tables <= {"alembic_version"}
+    assert revision is None
+    migrate.upgrade(url)
+    assert_matches_models(url)
+
+
+async def _admin(sql: str) -> None:
+    url = make_url(PG_URL)
+    conn = await asyncpg.connect(
+        user=url.username,
+        password=url.password,
+        host=url.host or "127.0.0.1",
+        port=url.port or 5432,
+        database=url.database,
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def scratch_postgres():
+    """A fresh, empty PostgreSQL database on the test server, dropped afterwards."""
+    if not PG_URL:
+        message = "PostgreSQL tests need CONNECT_TEST_DATABASE_URL"
+        if REQUIRE_SERVICES:
+            pytest.fail(message + " (CONNECT_REQUIRE_SERVICES=1)")
+        pytest.skip(message)
+    drop = f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}" WITH (FORCE)'
+    asyncio.run(_admin(drop))
+    asyncio.run(_admin(f'CREATE DATABASE "{SCRATCH_DATABASE}"'))
+    try:
+        yield make_url(PG_URL).set(database=SCRATCH_DATABASE).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_admin(drop))
+
+
+@pytest.mark.postgres
+def test_upgrade_head_on_empty_postgres_matches_the_models(scratch_postgres):
+    migrate.upgrade(scratch_postgres)
+    assert_matches_models(scratch_postgres)
+    command.downgrade(migrate.alembic_config(scratch_postgres), "base")
+    _, tables, _ = schema_diff(scratch_postgres)
+    assert tables <= {"alembic_version"}
+    migrate.upgrade(scratch_postgres)
+    assert_matches_models(scratch_postgres)
