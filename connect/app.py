@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from connect import __version__
+from connect import __version__, health, openapi
 from connect.accounts import routes as accounts_routes
 from connect.accounts import service as accounts
 from connect.boards import reading as boards_reading
@@ -27,12 +27,20 @@ from connect.communities import routes as communities_routes
 from connect.communities import service as communities
 from connect.db import Database
 from connect.errors import ServiceError
+from connect.library import routes as library_routes
+from connect.library.texts import Extractor
+from connect.live import routes as live_routes
+from connect.live.broadcast import Broadcast, make_broadcast
+from connect.live.hub import Hub
 from connect.members import routes as members_routes
 from connect.members.service import avatar_url
+from connect.moderation import routes as moderation_routes
 from connect.notifications import routes as notifications_routes
 from connect.notifications import service as notifications
 from connect.notifications.mail import Mailer
 from connect.notifications.service import Notifier
+from connect.search import routes as search_routes
+from connect.search.service import SearchService
 from connect.security import (
     SECURITY_HEADERS,
     LoginThrottle,
@@ -63,6 +71,9 @@ class Context:
     storage: Storage
     db: Database | None = None
     workers: Workers | None = None
+    search: SearchService | None = None
+    hub: Hub | None = None
+    broadcast: Broadcast | None = None
     image_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
 
@@ -151,12 +162,18 @@ class AccessLogMiddleware:
 def build_workers(context: Context) -> Workers:
     """The event consumers and periodic jobs; `connect serve` or `connect worker` runs them."""
     notifier = Notifier(context)
+    extractor = Extractor(context)
     return Workers(
         context.db,
-        consumers=[Consumer("notifier", notifier.handle)],
+        consumers=[
+            Consumer("notifier", notifier.handle),
+            Consumer("extractor", extractor.handle, batch_size=20),
+            context.search.indexer.consumer,  # last: it indexes what the others produced
+        ],
         jobs=[
             Job("mail", lambda: notifications.send_due_mail(context), every=5),
             Job("digest", lambda: notifications.send_digests(context), every=600),
+            Job("extract", extractor.run_pending, every=5),
         ],
     )
 
@@ -165,6 +182,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     settings.ensure_data_dir()
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
+    templates.env.auto_reload = False  # templates change with releases, not while serving
     templates.env.globals["site_name"] = settings.site_name
     templates.env.globals["avatar_url"] = avatar_url
     context = Context(
@@ -177,28 +195,47 @@ def create_app(settings: Settings | None = None) -> Starlette:
         mailer=Mailer(settings),
         storage=Storage(settings.path("files")),
     )
+    context.search = SearchService(context)
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
         context.db = Database(settings.database_url)
         context.workers = build_workers(context)
-        context.db.after_commit.append(context.workers.wake)
+        context.hub = Hub(context.db, replay_limit=settings.live_replay_events)
+        context.broadcast = make_broadcast(settings.redis_url, on_message=context.hub.wake)
+        context.db.after_commit.extend(
+            [context.workers.wake, context.hub.wake, context.broadcast.publish]
+        )
+        await context.hub.start()
+        await context.broadcast.start()
         if settings.run_workers:
             await context.workers.start()
+            context.search.indexer.start()
+        await context.search.startup_check()
         try:
             yield
         finally:
+            await context.search.close()
             await context.workers.stop()
+            await context.hub.close_all(code=1012)
+            await context.hub.stop()
+            await context.broadcast.stop()
             await context.db.dispose()
 
     routes = [
         Route("/", home),
         Route("/healthz", healthz),
+        Route("/readyz", health.readyz),
         *accounts_routes.routes,
         *members_routes.routes,
         *communities_routes.routes,
         *boards_routes.routes,
+        *library_routes.routes,
+        *moderation_routes.routes,
         *notifications_routes.routes,
+        *search_routes.routes,
+        *live_routes.routes,
+        *openapi.routes,
         Mount("/static", app=StaticFiles(directory=str(ROOT / "static")), name="static"),
     ]
     app = Starlette(

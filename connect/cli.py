@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from connect.settings import Settings
 
@@ -158,11 +159,67 @@ def cmd_worker(args) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await context.workers.start()
+        context.search.indexer.start()
+        await context.search.startup_check()
         print("connect worker running (notifier, mail, digests); Ctrl-C stops it.", file=sys.stderr)
         await stop.wait()
+        await context.search.close()
         await context.workers.stop()
 
     return _run_with_app(work)
+
+
+def cmd_gc(args) -> int:
+    from connect.storage import collect_garbage
+
+    async def work(context):
+        report = await collect_garbage(context.db, context.storage, min_age=args.min_age)
+        print(
+            f"{len(report.removed)} unreferenced file(s) removed "
+            f"({report.bytes_freed:,} bytes), {report.kept} kept, "
+            f"{report.stale_tmp} abandoned temporary file(s) removed."
+        )
+
+    return _run_with_app(work)
+
+
+def cmd_reindex(args) -> int:
+    from connect.search.commands import reindex
+
+    async def work(context):
+        return await reindex(context, procs=args.procs)
+
+    return _run_with_app(work)
+
+
+def cmd_backup(args) -> int:
+    from connect.backup import BackupError, create_backup
+
+    settings = _settings()
+    try:
+        manifest = asyncio.run(create_backup(settings, args.path, report=print))
+    except BackupError as exc:
+        print(f"connect: backup failed: {exc}", file=sys.stderr)
+        return 1
+    rows = sum(manifest.tables.values())
+    print(f"Backup written to {args.path}: {rows} rows, {len(manifest.blobs)} file(s).")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from connect.backup import BackupError, restore_backup
+
+    settings = _settings()
+    try:
+        manifest = asyncio.run(restore_backup(settings, args.path, report=print))
+    except BackupError as exc:
+        print(f"connect: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"Restored the backup of {manifest.created_at}: {sum(manifest.tables.values())} rows, "
+        f"{len(manifest.blobs)} file(s); the search index was rebuilt."
+    )
+    return 0
 
 
 def cmd_check(args) -> int:
@@ -210,6 +267,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run the event consumers (CONNECT_RUN_WORKERS=0)")
     worker.set_defaults(func=cmd_worker)
+
+    gc = sub.add_parser("gc", help="remove uploaded files nothing refers to any more")
+    gc.add_argument(
+        "--min-age",
+        type=float,
+        default=3600,
+        help="spare files younger than this many seconds (uploads in flight); default 3600",
+    )
+    gc.set_defaults(func=cmd_gc)
+
+    reindex = sub.add_parser(
+        "reindex", help="rebuild the search index from the database and swap it in"
+    )
+    reindex.add_argument(
+        "--procs", type=int, default=2, help="indexing processes (default 2; 1 on one core)"
+    )
+    reindex.set_defaults(func=cmd_reindex)
+
+    backup = sub.add_parser("backup", help="write database, files and key to one archive")
+    backup.add_argument("path", type=Path, help="the archive to write (.tar.gz)")
+    backup.set_defaults(func=cmd_backup)
+
+    restore = sub.add_parser("restore", help="restore an archive into an empty site")
+    restore.add_argument("path", type=Path, help="an archive written by `connect backup`")
+    restore.set_defaults(func=cmd_restore)
 
     check = sub.add_parser("check", help="check configuration, database, index and data folder")
     check.set_defaults(func=cmd_check)

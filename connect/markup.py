@@ -27,6 +27,9 @@ ALLOWED_ATTRIBUTES = {
     "td": {"style"},
     "code": {"class"},
 }
+# Table cells keep only the exact alignments Markdown writes: filtering style properties
+# by name alone would let values such as "text-align:expression(...)" through.
+CELL_ALIGNMENTS = {"text-align:left", "text-align:right", "text-align:center"}
 URL_SCHEMES = {"http", "https", "mailto"}
 LINK_REL = "nofollow ugc noopener"
 
@@ -78,11 +81,11 @@ def sanitize(html: str) -> str:
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
+        attributes={k: v - {"style"} for k, v in ALLOWED_ATTRIBUTES.items() if v - {"style"}},
+        tag_attribute_values={"th": {"style": CELL_ALIGNMENTS}, "td": {"style": CELL_ALIGNMENTS}},
         url_schemes=URL_SCHEMES,
         link_rel=LINK_REL,
         strip_comments=True,
-        filter_style_properties={"text-align"},
     )
 
 

@@ -12,11 +12,22 @@ from connect.boards.models import (
 from connect.communities.models import Community, Membership
 from connect.db import Base
 from connect.events import ConsumerCursor, Event
+from connect.library.models import Entry, FileText, FileVersion, Folder, LibraryFile
 from connect.members.models import Profile
+from connect.moderation.models import AuditEntry, Flag, Sanction, SiteSetting
 from connect.notifications.models import DigestRun, Notification, OutgoingMail
 
 __all__ = [
+    "AuditEntry",
+    "Flag",
+    "Sanction",
+    "SiteSetting",
     "DigestRun",
+    "Entry",
+    "FileText",
+    "FileVersion",
+    "Folder",
+    "LibraryFile",
     "Notification",
     "OutgoingMail",
     "Post",

@@ -23,11 +23,29 @@ class Role:
     status: str  # active / pending / invited
 
 
+@dataclass(frozen=True)
+class ActiveSanction:
+    """A sanction in force, as the viewer carries it (connect.moderation.models.Sanction)."""
+
+    id: int
+    kind: str  # ban / require_approval / flag_bar (suspensions live on the user row)
+    community_id: int | None  # None: site-wide
+    reason: str
+    ends_at: datetime | None  # None: permanent
+
+
 @dataclass
 class Viewer:
     user: User | None = None
     memberships: dict[int, Role] = field(default_factory=dict)
     now: datetime = field(default_factory=utcnow)
+    # Sanctions in force (the defaults: none). Built from `sanctions` by with_sanctions().
+    sanctions: tuple[ActiveSanction, ...] = ()
+    banned_in: set[int] = field(default_factory=set)
+    require_approval_in: set[int] = field(default_factory=set)
+    require_approval_everywhere: bool = False
+    flag_barred_in: set[int] = field(default_factory=set)
+    flag_barred_everywhere: bool = False
 
     @property
     def signed_in(self) -> bool:
@@ -61,6 +79,42 @@ class Viewer:
     def active_community_ids(self) -> list[int]:
         return [cid for cid, m in self.memberships.items() if m.status == "active"]
 
+    @property
+    def moderates_any(self) -> bool:
+        """Whether the viewer moderates some community (the header's Moderation link)."""
+        if self.is_site_moderator:
+            return True
+        return not self.suspended and any(
+            m.status == "active" and m.role in ("moderator", "owner")
+            for m in self.memberships.values()
+        )
+
+    def sanction_in(self, community_id: int | None, kind: str) -> ActiveSanction | None:
+        """The sanction of this kind that applies in the community (its own or site-wide)."""
+        for sanction in self.sanctions:
+            if sanction.kind == kind and sanction.community_id in (community_id, None):
+                return sanction
+        return None
+
+
+def with_sanctions(viewer: Viewer, sanctions: list[ActiveSanction]) -> Viewer:
+    """The viewer carrying these sanctions in force, with the sets the checks below read."""
+    viewer.sanctions = tuple(sanctions)
+    for s in sanctions:
+        if s.kind == "ban" and s.community_id is not None:
+            viewer.banned_in.add(s.community_id)
+        elif s.kind == "require_approval":
+            if s.community_id is None:
+                viewer.require_approval_everywhere = True
+            else:
+                viewer.require_approval_in.add(s.community_id)
+        elif s.kind == "flag_bar":
+            if s.community_id is None:
+                viewer.flag_barred_everywhere = True
+            else:
+                viewer.flag_barred_in.add(s.community_id)
+    return viewer
+
 
 ANONYMOUS = Viewer()
 
@@ -87,8 +141,10 @@ def can_read_community(viewer: Viewer, community: Community) -> bool:
 
 
 def can_join(viewer: Viewer, community: Community) -> bool:
-    """Join at once (open) or ask to (closed); private needs an invitation."""
+    """Join at once (open) or ask to (closed); private needs an invitation. Not when banned."""
     if not viewer.signed_in or viewer.suspended or viewer.role_in(community):
+        return False
+    if community.id in viewer.banned_in:
         return False
     if community.visibility == "private":
         return viewer.status_in(community) == "invited"
@@ -100,7 +156,8 @@ def can_leave(viewer: Viewer, community: Community) -> bool:
 
 
 def can_post(viewer: Viewer, community: Community) -> bool:
-    if not viewer.signed_in or viewer.suspended:
+    """Start threads, reply and upload: members (and site moderators), unless banned there."""
+    if not viewer.signed_in or viewer.suspended or community.id in viewer.banned_in:
         return False
     return viewer.role_in(community) is not None or viewer.is_site_moderator
 
@@ -228,6 +285,8 @@ def can_reply(viewer: Viewer, community: Community, *, locked: bool) -> bool:
 def can_edit_post(viewer: Viewer, community: Community, *, author_id: int | None) -> bool:
     if can_moderate(viewer, community):
         return True
+    if community.id in viewer.banned_in:
+        return False
     return viewer.signed_in and viewer.id == author_id and not viewer.suspended
 
 
@@ -239,6 +298,8 @@ def held_for_approval(viewer: Viewer, community: Community, *, published_before:
     """Whether the viewer's new post in this community waits for a moderator."""
     if can_moderate(viewer, community):
         return False
+    if viewer.require_approval_everywhere or community.id in viewer.require_approval_in:
+        return True
     if community.moderation == "all":
         return True
     return community.moderation == "new_members" and not published_before
@@ -254,3 +315,55 @@ def visible_status_clause(viewer: Viewer, community: Community, status_column, a
             (status_column == "pending") & (author_column == viewer.id),
         )
     return status_column == "published"
+
+
+# Document libraries --------------------------------------------------------------
+
+
+def can_see_entry(
+    viewer: Viewer, community: Community, *, status: str, author_id: int | None
+) -> bool:
+    """Whether a library entry (its page, files and text) shows to the viewer; like posts."""
+    return can_see_post(viewer, community, status=status, author_id=author_id)
+
+
+def can_add_to_library(viewer: Viewer, community: Community) -> bool:
+    """Upload entries and make folders: whoever may post in the community."""
+    return can_post(viewer, community)
+
+
+def can_edit_entry(viewer: Viewer, community: Community, *, author_id: int | None) -> bool:
+    """Change an entry, upload new versions or delete it: its author (still a member)
+    and the community's moderators."""
+    if can_moderate(viewer, community):
+        return True
+    return viewer.signed_in and viewer.id == author_id and can_post(viewer, community)
+
+
+# Moderation ------------------------------------------------------------------------
+
+
+def can_flag(viewer: Viewer, community: Community, *, status: str, author_id: int | None) -> bool:
+    """Report a post or entry: any signed-in member who can read it, except its author,
+    the suspended, those banned in the community and those barred from flagging."""
+    if not viewer.signed_in or viewer.suspended or viewer.id == author_id:
+        return False
+    if status != "published" or not can_see_post(viewer, community, status=status, author_id=None):
+        return False
+    if community.id in viewer.banned_in:
+        return False
+    return not (viewer.flag_barred_everywhere or community.id in viewer.flag_barred_in)
+
+
+def can_suspend(viewer: Viewer) -> bool:
+    """Site suspensions and site-wide marks: site moderators and admins."""
+    return viewer.is_site_moderator
+
+
+def can_read_site_log(viewer: Viewer) -> bool:
+    """The site-wide rows of the moderation log (suspensions, site settings)."""
+    return viewer.is_site_moderator
+
+
+def can_set_site_limits(viewer: Viewer) -> bool:
+    return viewer.is_admin

@@ -12,6 +12,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -21,7 +22,8 @@ from connect.accounts.models import Token
 from connect.communities.models import Membership
 from connect.db import utcnow
 from connect.errors import BadRequest, Forbidden, NotSignedIn, RateLimited, ServiceError, TooLarge
-from connect.permissions import Role, Viewer
+from connect.moderation.sanctions import active_sanctions
+from connect.permissions import Role, Viewer, with_sanctions
 
 SESSION_COOKIE = "connect_session"
 ANON_COOKIE = "connect_anon"
@@ -29,6 +31,30 @@ FLASH_COOKIE = "connect_flash"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 MAX_JSON_BYTES = 1024 * 1024
 MAX_FORM_FIELD_BYTES = 256 * 1024
+# Ids are 32-bit integer columns on PostgreSQL: a larger number must be a 4xx, not a driver error.
+MAX_INT = 2**31 - 1
+
+
+def _at_most(limit: int) -> str:
+    """A regex for the decimal numbers 0..limit (leading zeros allowed)."""
+    digits = str(limit)
+    options = [f"[0-9]{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for i, d in enumerate(digits):
+        if d != "0":
+            rest = len(digits) - i - 1
+            options.append(f"{digits[:i]}[0-{int(d) - 1}]" + (f"[0-9]{{{rest}}}" if rest else ""))
+    options.append(digits)
+    return "0*(?:" + "|".join(options) + ")"
+
+
+class _IdConvertor(IntegerConvertor):
+    """`{name:int}` in a path: 0 to 2**31 - 1, what an id column holds (larger: 404)."""
+
+    regex = _at_most(MAX_INT)
+
+
+# Every route module imports this one before building its routes.
+register_url_convertor("int", _IdConvertor())
 
 
 def ctx(request: Request):
@@ -44,47 +70,52 @@ async def viewer(request: Request) -> Viewer:
     cached = getattr(request.state, "viewer", None)
     if cached is not None:
         return cached
-    context = ctx(request)
     request.state.auth = None
     request.state.token_id = None
-    user = None
     bearer = _bearer(request)
-    raw = bearer or request.cookies.get(SESSION_COOKIE)
-    if raw:
-        kind = "api" if bearer else "session"
-        now = utcnow()
-        async with context.db.read() as session:
-            token = (
-                await session.execute(
-                    select(Token).where(Token.token_hash == security.token_hash(raw))
-                )
-            ).scalar_one_or_none()
-            if (
-                token is not None
-                and token.kind == kind
-                and (token.expires_at is None or token.expires_at > now)
-            ):
-                user = token.user
-                request.state.auth = "bearer" if bearer else "cookie"
-                request.state.token_id = token.id
-                request.state.session_token = raw
-                if now - token.last_used_at > timedelta(hours=1):
-                    await _touch(context, token, now)
-            memberships = {}
-            if user is not None:
-                rows = await session.execute(
-                    select(Membership.community_id, Membership.role, Membership.status).where(
-                        Membership.user_id == user.id
-                    )
-                )
-                memberships = {cid: Role(role, status) for cid, role, status in rows}
-        if bearer and user is None:
-            request.state.auth = "invalid_bearer"
-    else:
-        memberships = {}
-    result = Viewer(user=user, memberships=memberships)
+    cookie = None if bearer else request.cookies.get(SESSION_COOKIE)
+    result, token = await _load(ctx(request), bearer=bearer, cookie=cookie)
+    if token is not None:
+        request.state.auth = "bearer" if bearer else "cookie"
+        request.state.token_id = token.id
+        request.state.session_token = bearer or cookie
+    elif bearer:
+        request.state.auth = "invalid_bearer"
     request.state.viewer = result
     return result
+
+
+async def load_viewer(context, *, bearer: str | None, cookie: str | None) -> Viewer:
+    """The viewer for a bearer token or session cookie (anonymous if neither is valid)."""
+    return (await _load(context, bearer=bearer, cookie=cookie))[0]
+
+
+async def _load(context, *, bearer: str | None, cookie: str | None) -> tuple[Viewer, Token | None]:
+    raw = bearer or cookie
+    if not raw:
+        return Viewer(), None
+    kind = "api" if bearer else "session"
+    now = utcnow()
+    async with context.db.read() as session:
+        token = (
+            await session.execute(select(Token).where(Token.token_hash == security.token_hash(raw)))
+        ).scalar_one_or_none()
+        if (
+            token is None
+            or token.kind != kind
+            or (token.expires_at is not None and token.expires_at <= now)
+        ):
+            return Viewer(), None
+        rows = await session.execute(
+            select(Membership.community_id, Membership.role, Membership.status).where(
+                Membership.user_id == token.user_id
+            )
+        )
+        memberships = {cid: Role(role, status) for cid, role, status in rows}
+        sanctions = await active_sanctions(session, token.user_id, now)
+    if now - token.last_used_at > timedelta(hours=1):
+        await _touch(context, token, now)
+    return with_sanctions(Viewer(user=token.user, memberships=memberships), sanctions), token
 
 
 async def refresh_viewer(request: Request) -> Viewer:
@@ -169,12 +200,28 @@ async def json_body(request: Request) -> dict[str, Any]:
     if len(body) > MAX_JSON_BYTES:
         raise TooLarge("The request body is too large.")
     try:
-        data = json.loads(body or b"{}")
+        data = json.loads(body or b"{}", parse_int=_bounded_int)
+    except _NumberTooLarge:
+        raise BadRequest(
+            f"A number in the body is too large (at most {MAX_INT}).",
+            code="number_too_large",
+        ) from None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("The body is not valid JSON.", code="invalid_json") from None
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.", code="invalid_json")
     return data
+
+
+class _NumberTooLarge(Exception):
+    pass
+
+
+def _bounded_int(text: str) -> int:
+    number = int(text)
+    if abs(number) > MAX_INT:
+        raise _NumberTooLarge
+    return number
 
 
 async def form_data(request: Request, *, max_files: int = 0) -> FormData:

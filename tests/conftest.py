@@ -36,10 +36,19 @@ def fast_passwords() -> Passwords:
     return Passwords(4, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
+_postgres_schema_fresh = False
+
+
 async def _reset_postgres(url: str) -> None:
+    """Empty every table; the first time in a run, rebuild the schema from the models."""
+    global _postgres_schema_fresh
     engine = make_engine(url)
     async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+        if not _postgres_schema_fresh:
+            await conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            await conn.exec_driver_sql("CREATE SCHEMA public")
+            await conn.run_sync(Base.metadata.create_all)
+            _postgres_schema_fresh = True
         names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         await conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     await engine.dispose()

@@ -479,7 +479,8 @@ def test_get_requests_change_nothing(site, app, world, admin):
     for client in (signed_in, anonymous):
         for route in routes_with(app, "GET", api=False) + routes_with(app, "GET", api=True):
             answer = client.get(fill(route, world), follow_redirects=False)
-            assert answer.status_code < 500, (route.path, answer.text)
+            # /readyz answers 503 by design here: the test schema is not stamped, no index yet.
+            assert answer.status_code < 500 or route.path == "/readyz", (route.path, answer.text)
             visited += 1
     assert row_counts(site) == before
     assert visited >= 20

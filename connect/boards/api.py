@@ -10,6 +10,10 @@ from connect.boards import reading, service
 from connect.boards.reading import author_json, post_json, thread_json
 from connect.communities import service as communities
 from connect.errors import Invalid, NotSignedIn
+from connect.library import service as library
+from connect.library.reading import attachment_json
+from connect.library.uploads import json_or_multipart
+from connect.moderation.limits import post_checks
 from connect.web import api, ctx, json_body, page_params, viewer
 
 
@@ -42,13 +46,27 @@ async def list_threads(request: Request) -> Response:
 @api
 async def create_thread(request: Request) -> Response:
     current = await _signed_in(request)
-    data = await json_body(request)
-    async with ctx(request).db.transaction() as session:
+    # JSON, or multipart with files attached to the first post (they become library entries).
+    async with (
+        json_or_multipart(request) as (data, files),
+        ctx(request).db.transaction() as session,
+    ):
         community = await communities.get_visible(session, current, request.path_params["slug"])
-        thread, _ = await service.create_thread(
-            session, current, community, title=data.get("title"), body=data.get("body")
+        thread, post = await service.create_thread(
+            session,
+            current,
+            community,
+            title=data.get("title"),
+            body=data.get("body"),
+            checks=post_checks(ctx(request).settings, uploads=len(files)),
         )
-    return JSONResponse(thread_json(thread, community), status_code=201)
+        attached = await library.attach_to_post(
+            session, current, community, ctx(request).storage, post, files
+        )
+    answer = thread_json(thread, community)
+    if attached:
+        answer["attachments"] = [attachment_json(e, community) for e in attached]
+    return JSONResponse(answer, status_code=201)
 
 
 @api
@@ -88,20 +106,31 @@ async def update_thread(request: Request) -> Response:
 @api
 async def create_post(request: Request) -> Response:
     current = await _signed_in(request)
-    data = await json_body(request)
-    async with ctx(request).db.transaction() as session:
-        thread, community = await reading.get_thread(
-            session, current, request.path_params["thread_id"]
-        )
-        post = await service.reply(
-            session,
-            current,
-            thread,
-            community,
-            body=data.get("body"),
-            reply_to=data.get("reply_to"),
-        )
-    return JSONResponse(post_json(post), status_code=201)
+    async with json_or_multipart(request) as (data, files):
+        reply_to = data.get("reply_to")
+        multipart = request.headers.get("content-type", "").startswith("multipart/")
+        if multipart and isinstance(reply_to, str):  # form fields are text
+            reply_to = int(reply_to) if reply_to.isdigit() else (reply_to or None)
+        async with ctx(request).db.transaction() as session:
+            thread, community = await reading.get_thread(
+                session, current, request.path_params["thread_id"]
+            )
+            post = await service.reply(
+                session,
+                current,
+                thread,
+                community,
+                body=data.get("body"),
+                reply_to=reply_to,
+                checks=post_checks(ctx(request).settings, uploads=len(files)),
+            )
+            attached = await library.attach_to_post(
+                session, current, community, ctx(request).storage, post, files
+            )
+    answer = post_json(post)
+    if attached:
+        answer["attachments"] = [attachment_json(e, community) for e in attached]
+    return JSONResponse(answer, status_code=201)
 
 
 @api

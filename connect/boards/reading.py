@@ -184,26 +184,41 @@ async def thread_posts(
         .limit(per_page)
     )
     posts = list(rows.scalars().unique())
-    mine: set[int] = set()
-    if viewer.signed_in and posts:
-        liked = await session.execute(
-            select(Recommendation.post_id).where(
-                Recommendation.user_id == viewer.id,
-                Recommendation.post_id.in_([p.id for p in posts]),
-            )
+    return posts, total, await recommended_by(session, viewer, posts)
+
+
+async def recommended_by(session: AsyncSession, viewer: Viewer, posts: list[Post]) -> set[int]:
+    """Which of these posts the viewer has recommended (one query)."""
+    if not viewer.signed_in or not posts:
+        return set()
+    liked = await session.execute(
+        select(Recommendation.post_id).where(
+            Recommendation.user_id == viewer.id,
+            Recommendation.post_id.in_([p.id for p in posts]),
         )
-        mine = set(liked.scalars())
-    return posts, total, mine
+    )
+    return set(liked.scalars())
 
 
-async def parents_of(session: AsyncSession, posts: list[Post]) -> dict[int, Post]:
-    """The posts that these posts reply to, in one query, for the quoted links."""
+async def parents_of(
+    session: AsyncSession, viewer: Viewer, community: Community, posts: list[Post]
+) -> dict[int, Post]:
+    """The posts that these posts reply to, in one query, for the quoted links.
+
+    Only parents the viewer may see (or removed ones, shown without their text): a reply
+    to a held or hidden post must not quote it to everyone.
+    """
     ids = {p.reply_to_id for p in posts if p.reply_to_id} - {p.id for p in posts}
     found = {p.id: p for p in posts}
     if ids:
         rows = await session.execute(select(Post).where(Post.id.in_(ids)))
         found.update({p.id: p for p in rows.scalars().unique()})
-    return found
+    return {
+        post_id: post
+        for post_id, post in found.items()
+        if post.status == "deleted"
+        or permissions.can_see_post(viewer, community, status=post.status, author_id=post.author_id)
+    }
 
 
 async def board(

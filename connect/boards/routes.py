@@ -6,13 +6,17 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from connect import markup, permissions
+from connect import events, markup, permissions
 from connect.boards import reading, service
 from connect.boards.api import routes as api_routes
 from connect.boards.models import SUBSCRIPTION_MODES
 from connect.communities import service as communities
 from connect.communities.routes import community_page
-from connect.errors import Forbidden, Invalid, Locked
+from connect.errors import Forbidden, Invalid, Locked, RateLimited, TooLarge, UnsupportedType
+from connect.library import reading as library_reading
+from connect.library import service as library
+from connect.library.uploads import post_form
+from connect.moderation.limits import check_not_banned, post_checks
 from connect.web import ctx, form_data, form_text, page, page_params, redirect, render, viewer
 
 
@@ -44,6 +48,7 @@ async def board_page(request: Request) -> Response:
             "can_post": permissions.can_post(current, community),
             "board_mode": await reading.subscription_mode(session, current.id, community.id, None),
             "modes": SUBSCRIPTION_MODES,
+            "live_cursor": await events.latest_id(session),
         }
 
     return await community_page(request, "boards/board.html", "discussion", extra)
@@ -57,18 +62,39 @@ async def new_thread_page(request: Request) -> Response:
         return redirect(request, f"/login?next=/c/{slug}/threads/new")
     async with ctx(request).db.read() as session:
         community = await communities.get_readable(session, current, slug)
+    check_not_banned(current, community)
     if not permissions.can_post(current, community):
         raise Forbidden("Join this community to start discussions.")
-    values, errors, status = {"title": "", "body": ""}, {}, 200
+    values, errors, status, retry_after = {"title": "", "body": ""}, {}, 200, None
     if request.method == "POST":
-        form = await form_data(request)
-        values = {"title": form_text(form, "title"), "body": form_text(form, "body")}
         try:
-            async with ctx(request).db.transaction() as session:
-                community = await communities.get_readable(session, current, slug)
-                thread, _ = await service.create_thread(session, current, community, **values)
-        except Invalid as exc:
+            # Files attached to the first post become library entries (connect.library).
+            async with post_form(request) as (form, files):
+                values = {"title": form_text(form, "title"), "body": form_text(form, "body")}
+                # A fresh name: a failed transaction rolls back and expires what it loaded,
+                # and the form shown again still needs the community from the read above.
+                async with ctx(request).db.transaction() as session:
+                    target = await communities.get_readable(session, current, slug)
+                    thread, post = await service.create_thread(
+                        session,
+                        current,
+                        target,
+                        **values,
+                        checks=post_checks(ctx(request).settings, uploads=len(files)),
+                    )
+                    await library.attach_to_post(
+                        session, current, target, ctx(request).storage, post, files
+                    )
+        except (Invalid, TooLarge, UnsupportedType, RateLimited) as exc:
             errors, status = exc.fields, exc.status
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after:  # 429: the text stays in the form, the reason above it
+                errors = {"body": exc.message}
+            if hasattr(exc, "form"):  # an attachment refused while reading: keep the text
+                values = {
+                    "title": form_text(exc.form, "title"),
+                    "body": form_text(exc.form, "body"),
+                }
         else:
             message = (
                 "Your thread is waiting for a moderator's approval."
@@ -76,12 +102,15 @@ async def new_thread_page(request: Request) -> Response:
                 else None
             )
             return redirect(request, f"/threads/{thread.id}", message=message)
-    return await render(
+    response = await render(
         request,
         "boards/new_thread.html",
         {"community": community, "values": values, "errors": errors},
         status=status,
     )
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 async def _thread_context(request: Request, thread_id: int, *, page_number: int | None = None):
@@ -93,9 +122,11 @@ async def _thread_context(request: Request, thread_id: int, *, page_number: int 
         posts, total, mine = await reading.thread_posts(
             session, current, thread, community, page=page_number
         )
-        parents = await reading.parents_of(session, posts)
+        parents = await reading.parents_of(session, current, community, posts)
         last_read = await reading.last_read(session, current, thread.id)
         mode = await reading.subscription_mode(session, current.id, community.id, thread.id)
+        live_cursor = await events.latest_id(session)
+        attachments = await library_reading.attachments_by_post(session, current, community, posts)
     first_unread = None
     if last_read is not None:
         first_unread = next(
@@ -106,12 +137,14 @@ async def _thread_context(request: Request, thread_id: int, *, page_number: int 
         "community": community,
         "posts": posts,
         "parents": parents,
+        "attachments": attachments,
         "recommended": mine,
         "total": total,
         "page": page_number,
         "per_page": reading.POSTS_PER_PAGE,
         "first_unread": first_unread,
         "last_post_id": posts[-1].id if posts else 0,
+        "live_cursor": live_cursor,
         "mode": mode,
         "modes": SUBSCRIPTION_MODES,
         "can_reply": permissions.can_reply(current, community, locked=thread.locked),
@@ -140,18 +173,30 @@ async def thread_page(request: Request) -> Response:
 async def reply_action(request: Request) -> Response:
     current = await viewer(request)
     thread_id = request.path_params["thread_id"]
-    form = await form_data(request)
-    body = form_text(form, "body")
-    reply_to = _int(form_text(form, "reply_to"))
+    body, reply_to = "", None
     try:
-        async with ctx(request).db.transaction() as session:
-            thread, community = await reading.get_thread(session, current, thread_id)
-            post = await service.reply(
-                session, current, thread, community, body=body, reply_to=reply_to
-            )
-    except (Invalid, Locked, Forbidden) as exc:
-        if isinstance(exc, Forbidden) and not current.signed_in:
+        async with post_form(request) as (form, files):
+            body = form_text(form, "body")
+            reply_to = _int(form_text(form, "reply_to"))
+            async with ctx(request).db.transaction() as session:
+                thread, community = await reading.get_thread(session, current, thread_id)
+                post = await service.reply(
+                    session,
+                    current,
+                    thread,
+                    community,
+                    body=body,
+                    reply_to=reply_to,
+                    checks=post_checks(ctx(request).settings, uploads=len(files)),
+                )
+                await library.attach_to_post(
+                    session, current, community, ctx(request).storage, post, files
+                )
+    except (Invalid, Locked, Forbidden, TooLarge, UnsupportedType, RateLimited) as exc:
+        if isinstance(exc, Forbidden) and (not current.signed_in or exc.code == "csrf_failed"):
             raise
+        if hasattr(exc, "form"):  # an attachment refused while reading: keep the text
+            body = form_text(exc.form, "body")
         context = await _thread_context(request, thread_id, page_number=1)
         context.update(
             {
@@ -160,7 +205,10 @@ async def reply_action(request: Request) -> Response:
                 "errors": exc.fields or {"body": exc.message},
             }
         )
-        return await render(request, "boards/thread.html", context, status=exc.status)
+        response = await render(request, "boards/thread.html", context, status=exc.status)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     message = (
         "Your reply is waiting for a moderator's approval." if post.status == "pending" else None
     )
@@ -182,6 +230,33 @@ async def post_link(request: Request) -> Response:
 
 
 @page
+async def post_fragment(request: Request) -> Response:
+    """One post rendered as on the thread page, for live updates to insert in place."""
+    current = await viewer(request)
+    async with ctx(request).db.read() as session:
+        post, thread, community = await reading.get_post(
+            session, current, request.path_params["post_id"]
+        )
+        parents = await reading.parents_of(session, current, community, [post])
+        mine = await reading.recommended_by(session, current, [post])
+    return await render(
+        request,
+        "boards/_post.html",
+        {
+            "post": post,
+            "thread": thread,
+            "community": community,
+            "parents": parents,
+            "recommended": mine,
+            "can_reply": permissions.can_reply(current, community, locked=thread.locked),
+            "can_edit": lambda p: permissions.can_edit_post(
+                current, community, author_id=p.author_id
+            ),
+        },
+    )
+
+
+@page
 async def edit_post_page(request: Request) -> Response:
     current = await viewer(request)
     post_id = request.path_params["post_id"]
@@ -194,13 +269,14 @@ async def edit_post_page(request: Request) -> Response:
         form = await form_data(request)
         body = form_text(form, "body")
         try:
+            # Fresh names, as in new_thread_page: a rollback expires what the transaction loaded.
             async with ctx(request).db.transaction() as session:
-                post, thread, community = await reading.get_post(session, current, post_id)
-                await service.edit_post(session, current, post, community, body=body)
+                target, _, target_community = await reading.get_post(session, current, post_id)
+                await service.edit_post(session, current, target, target_community, body=body)
         except Invalid as exc:
             errors, status = exc.fields, exc.status
         else:
-            return redirect(request, f"/posts/{post.id}", message="Your changes are saved.")
+            return redirect(request, f"/posts/{post_id}", message="Your changes are saved.")
     return await render(
         request,
         "boards/edit_post.html",
@@ -344,6 +420,7 @@ routes = [
     Route("/threads/{thread_id:int}/subscription", follow_thread_action, methods=["POST"]),
     Route("/threads/{thread_id:int}/read", mark_read_action, methods=["POST"]),
     Route("/posts/{post_id:int}", post_link),
+    Route("/posts/{post_id:int}/fragment", post_fragment),
     Route("/posts/{post_id:int}/edit", edit_post_page, methods=["GET", "POST"]),
     Route("/posts/{post_id:int}/delete", delete_post_action, methods=["POST"]),
     Route("/posts/{post_id:int}/history", history_page),

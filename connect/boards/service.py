@@ -24,6 +24,8 @@ from connect.boards.reading import post_json, thread_json
 from connect.communities.models import Community
 from connect.db import utcnow
 from connect.errors import Forbidden, Invalid, Locked, NotFound, NotSignedIn
+from connect.moderation import audit, limits
+from connect.moderation.limits import PostChecks
 from connect.permissions import Viewer
 
 TITLE_MAX = 200
@@ -105,16 +107,27 @@ async def _follow_by_default(session: AsyncSession, user: User, thread: Thread) 
 
 
 async def create_thread(
-    session: AsyncSession, viewer: Viewer, community: Community, *, title, body
+    session: AsyncSession,
+    viewer: Viewer,
+    community: Community,
+    *,
+    title,
+    body,
+    checks: PostChecks | None = None,
 ) -> tuple[Thread, Post]:
+    """Start a thread; `checks` (web requests) applies posting limits and spam holds."""
     if not viewer.signed_in:
         raise NotSignedIn("Sign in to start a discussion.")
     if not permissions.can_read_community(viewer, community):
         raise NotFound("There is no community at this address.")
+    limits.check_not_banned(viewer, community)
     if not permissions.can_post(viewer, community):
         raise Forbidden("Join this community to start discussions.")
     title, body = _clean_title(title), _clean_body(body)
-    held = permissions.held_for_approval(
+    spam = await limits.screen_post(
+        session, viewer, community, body=body, thread_id=None, checks=checks
+    )
+    held = spam is not None or permissions.held_for_approval(
         viewer,
         community,
         published_before=await _published_before(session, viewer.id, community.id),
@@ -170,6 +183,8 @@ async def create_thread(
         subject_id=post.id,
         data={"thread_id": thread.id, "post": post_json(post), "first": True, "status": status},
     )
+    if held:
+        await limits.held(session, community, kind="thread", item_id=thread.id, why=spam)
     await _mark_read(session, viewer.id, thread.id, post.id)
     return thread, post
 
@@ -182,9 +197,12 @@ async def reply(
     *,
     body,
     reply_to: int | None = None,
+    checks: PostChecks | None = None,
 ) -> Post:
+    """Reply in a thread; `checks` (web requests) applies posting limits and spam holds."""
     if not viewer.signed_in:
         raise NotSignedIn("Sign in to reply.")
+    limits.check_not_banned(viewer, community)
     if not permissions.can_post(viewer, community):
         raise Forbidden("Join this community to reply.")
     if thread.status in ("deleted", "hidden"):
@@ -197,16 +215,31 @@ async def reply(
         if not isinstance(reply_to, int) or isinstance(reply_to, bool):
             raise Invalid("reply_to is a post id.", fields={"reply_to": "A post id."})
         parent = await session.get(Post, reply_to)
-        if parent is None or parent.thread_id != thread.id or parent.status == "deleted":
+        if (
+            parent is None
+            or parent.thread_id != thread.id
+            or parent.status == "deleted"
+            # held or hidden posts the replier cannot see look like no post at all
+            or not permissions.can_see_post(
+                viewer, community, status=parent.status, author_id=parent.author_id
+            )
+        ):
             raise Invalid(
                 "You can only reply to a post in this thread.",
                 fields={"reply_to": "Not a post in this thread."},
             )
         parent_author_id = parent.author_id
-    held = thread.status == "pending" or permissions.held_for_approval(
-        viewer,
-        community,
-        published_before=await _published_before(session, viewer.id, community.id),
+    spam = await limits.screen_post(
+        session, viewer, community, body=body, thread_id=thread.id, checks=checks
+    )
+    held = (
+        spam is not None
+        or thread.status == "pending"
+        or permissions.held_for_approval(
+            viewer,
+            community,
+            published_before=await _published_before(session, viewer.id, community.id),
+        )
     )
     status = "pending" if held else "published"
     now = utcnow()
@@ -245,6 +278,8 @@ async def reply(
             "mentions": markup.mentions(body),
         },
     )
+    if held:
+        await limits.held(session, community, kind="post", item_id=post.id, why=spam)
     await _mark_read(session, viewer.id, thread.id, post.id)
     return post
 
@@ -259,6 +294,18 @@ async def edit_post(
     body = _clean_body(body)
     if body == post.body:
         return post
+    if viewer.id != post.author_id:  # a moderator's edit of someone else's post
+        await audit.record(
+            session,
+            viewer,
+            "post.edit",
+            community=community,
+            target_kind="post",
+            target_id=post.id,
+            target_user=post.author,
+            before={"body": post.body},
+            after={"body": body},
+        )
     session.add(
         PostRevision(post_id=post.id, body=post.body, created_at=utcnow(), editor_id=viewer.id)
     )
@@ -279,13 +326,32 @@ async def edit_post(
 
 
 async def delete_post(
-    session: AsyncSession, viewer: Viewer, post: Post, thread: Thread, community: Community
+    session: AsyncSession,
+    viewer: Viewer,
+    post: Post,
+    thread: Thread,
+    community: Community,
+    *,
+    reason: str = "",
 ) -> None:
     """Soft delete: readers see a placeholder; deleting the first post removes the thread."""
     if not permissions.can_delete_post(viewer, community, author_id=post.author_id):
         raise Forbidden("You can only remove your own posts.")
     if post.status == "deleted":
         return
+    if viewer.id != post.author_id:  # a moderator removes someone else's post
+        await audit.record(
+            session,
+            viewer,
+            "post.delete",
+            community=community,
+            target_kind="post",
+            target_id=post.id,
+            target_user=post.author,
+            summary=f"in “{thread.title}”",
+            reason=reason,
+            before={"body": post.body, "status": post.status},
+        )
     was_published = post.status == "published"
     post.status = "deleted"
     post.edited_at = utcnow()
@@ -338,6 +404,7 @@ async def update_thread(
                 raise Invalid(f"{flag} is true or false.", fields={flag: "true or false."})
             before[flag] = getattr(thread, flag)
             setattr(thread, flag, changes[flag])
+    await _audit_thread_change(session, viewer, thread, community, before)
     await events.record(
         session,
         "thread.updated",
@@ -348,6 +415,39 @@ async def update_thread(
         data={"thread": thread_json(thread, community), "before": before},
     )
     return thread
+
+
+async def _audit_thread_change(
+    session: AsyncSession, viewer: Viewer, thread: Thread, community: Community, before: dict
+) -> None:
+    """Pin, lock and a moderator's retitling of someone else's thread go in the log."""
+    changed = {k: v for k, v in before.items() if getattr(thread, k) != v}
+    if "title" in changed and viewer.id == thread.author_id:
+        changed.pop("title")
+    if not changed:
+        return
+    if len(changed) == 1:
+        key = next(iter(changed))
+        on = bool(getattr(thread, key))
+        action = {
+            "title": "thread.retitle",
+            "pinned": "thread.pin" if on else "thread.unpin",
+            "locked": "thread.lock" if on else "thread.unlock",
+        }[key]
+    else:
+        action = "thread.update"
+    await audit.record(
+        session,
+        viewer,
+        action,
+        community=community,
+        target_kind="thread",
+        target_id=thread.id,
+        target_user=thread.author,
+        summary=f"“{thread.title}”",
+        before=changed,
+        after={k: getattr(thread, k) for k in changed},
+    )
 
 
 async def recommend(

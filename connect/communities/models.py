@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from connect.accounts.models import User
@@ -32,6 +32,9 @@ class Community(Base):
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
     member_count: Mapped[int] = mapped_column(default=0)
+    # Moderation settings: flag_threshold and posting limits (connect.moderation.limits
+    # holds the defaults; a missing key means the default).
+    settings: Mapped[dict] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
 
 
 class Membership(Base):

@@ -11,6 +11,7 @@ from connect.communities import service
 from connect.communities.models import MODERATION_MODES, ROLES, VISIBILITIES
 from connect.communities.service import community_json, membership_json
 from connect.errors import Conflict, Forbidden, Invalid, NotSignedIn
+from connect.moderation.limits import DEFAULT_LIMITS, LIMIT_LABELS
 from connect.web import (
     api,
     ctx,
@@ -43,6 +44,7 @@ async def community_page(request: Request, template: str, tab: str, extra=None) 
             "can_read": permissions.can_read_community(current, community),
             "can_join": permissions.can_join(current, community),
             "can_manage": permissions.can_manage(current, community),
+            "can_moderate": permissions.can_moderate(current, community),
             "role": current.role_in(community),
             "status": current.status_in(community),
             **_choices(),
@@ -103,11 +105,6 @@ async def new_page(request: Request) -> Response:
         {"values": values, "errors": errors, **_choices()},
         status=status,
     )
-
-
-@page
-async def library_page(request: Request) -> Response:
-    return await community_page(request, "communities/library.html", "library")
 
 
 @page
@@ -232,14 +229,17 @@ async def settings_page(request: Request) -> Response:
     if not permissions.can_manage(current, community):
         raise Forbidden("Only this community's moderators can change its settings.")
     values = {k: getattr(community, k) for k in SETTING_FIELDS}
+    values["settings"] = service.settings_json(community)
     errors, status = {}, 200
     if request.method == "POST":
         form = await form_data(request)
         values = {k: form_text(form, k) for k in SETTING_FIELDS if k != "slug"}
+        values["settings"] = _moderation_settings(form)
         try:
+            # A fresh name: a failed transaction expires what it loaded (the page needs it).
             async with ctx(request).db.transaction() as session:
-                community = await service.get_visible(session, current, community.slug)
-                await service.update_community(session, current, community, values)
+                target = await service.get_visible(session, current, community.slug)
+                await service.update_community(session, current, target, values)
         except Invalid as exc:
             errors, status = exc.fields, exc.status
             values["slug"] = community.slug
@@ -254,10 +254,21 @@ async def settings_page(request: Request) -> Response:
             "errors": errors,
             "tab": "settings",
             "can_manage": True,
+            "can_moderate": True,
+            "limit_labels": LIMIT_LABELS,
+            "site_defaults": DEFAULT_LIMITS,
             **_choices(),
         },
         status=status,
     )
+
+
+def _moderation_settings(form) -> dict:
+    """The settings form's flag threshold and limits (empty limit: the site's default)."""
+    return {
+        "flag_threshold": form_text(form, "flag_threshold"),
+        "limits": {k: form_text(form, f"limit_{k}") for k in DEFAULT_LIMITS},
+    }
 
 
 # JSON API ---------------------------------------------------------------------------
@@ -393,7 +404,6 @@ async def api_invite(request: Request) -> Response:
 routes = [
     Route("/communities", directory_page),
     Route("/communities/new", new_page, methods=["GET", "POST"]),
-    Route("/c/{slug}/library", library_page),
     Route("/c/{slug}/about", about_page),
     Route("/c/{slug}/members", members_page),
     Route("/c/{slug}/settings", settings_page, methods=["GET", "POST"]),

@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connect import events, permissions
 from connect.accounts.models import User
 from connect.communities.models import MODERATION_MODES, ROLES, VISIBILITIES, Community, Membership
-from connect.db import utcnow
+from connect.db import contains_pattern, utcnow
 from connect.errors import Conflict, Forbidden, Invalid, NotFound, NotSignedIn
+from connect.moderation import audit, limits
 from connect.permissions import Viewer
 
 SLUG_RE = re.compile(r"[a-z0-9_-]{2,40}")
@@ -35,6 +36,19 @@ def community_json(community: Community, viewer: Viewer) -> dict:
         "created_at": community.created_at.isoformat(),
         "membership": membership,
         "url": f"/c/{community.slug}",
+        **(
+            {"settings": settings_json(community)}
+            if permissions.can_manage(viewer, community)
+            else {}
+        ),
+    }
+
+
+def settings_json(community: Community) -> dict:
+    """The moderation settings in force: flag threshold and the community's own limits."""
+    return {
+        "flag_threshold": limits.flag_threshold(community),
+        "limits": limits.community_limits(community),
     }
 
 
@@ -124,6 +138,15 @@ async def create_community(session: AsyncSession, viewer: Viewer, values: dict) 
     session.add(
         Membership(community_id=community.id, user_id=viewer.id, role="owner", created_at=utcnow())
     )
+    await audit.record(
+        session,
+        viewer,
+        "community.create",
+        community=community,
+        target_kind="community",
+        target_id=community.id,
+        after={k: v for k, v in clean.items() if k != "description"},
+    )
     await events.record(
         session,
         "community.created",
@@ -145,17 +168,35 @@ async def update_community(
 ) -> Community:
     if not permissions.can_manage(viewer, community):
         raise Forbidden("Only this community's moderators can change its settings.")
-    unknown = set(values) - {"name", "description", "visibility", "moderation"}
+    unknown = set(values) - {"name", "description", "visibility", "moderation", "settings"}
     if unknown:
         raise Invalid(
             "Unknown settings.", fields={k: "Not a community setting." for k in sorted(unknown)}
         )
     clean, problems = _check_settings(values, creating=False)
+    if "settings" in values:
+        moderation, more = limits.clean_community_settings(values["settings"])
+        problems.update(more)
+        merged = {**(community.settings or {}), **moderation}
+        clean["settings"] = {k: v for k, v in merged.items() if v is not None}
     if problems:
         raise Invalid("Some settings need another look.", fields=problems)
     before = {k: getattr(community, k) for k in clean}
     for key, value in clean.items():
         setattr(community, key, value)
+    changed = {k for k in clean if before[k] != clean[k]}
+    if changed:
+        await audit.record(
+            session,
+            viewer,
+            "community.update",
+            community=community,
+            target_kind="community",
+            target_id=community.id,
+            summary=", ".join(sorted(changed)),
+            before={k: before[k] for k in changed},
+            after={k: clean[k] for k in changed},
+        )
     await events.record(
         session,
         "community.updated",
@@ -173,9 +214,12 @@ async def list_communities(
 ) -> tuple[list[Community], int]:
     query = select(Community).where(permissions.visible_communities_clause(viewer))
     if q.strip():
-        like = f"%{q.strip().lower()[:100]}%"
+        like = contains_pattern(q.strip().lower()[:100])
         query = query.where(
-            or_(func.lower(Community.name).like(like), func.lower(Community.description).like(like))
+            or_(
+                func.lower(Community.name).like(like, escape="\\"),
+                func.lower(Community.description).like(like, escape="\\"),
+            )
         )
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar()
     rows = await session.execute(
@@ -247,6 +291,7 @@ async def join(session: AsyncSession, viewer: Viewer, community: Community) -> s
         return "member"
     if viewer.suspended:
         raise Forbidden("Your account is suspended; you cannot join communities.")
+    limits.check_not_banned(viewer, community)
     existing = await _membership(session, community, viewer.id)
     if community.visibility == "private" and (existing is None or existing.status != "invited"):
         raise NotFound("There is no community at this address.")
@@ -349,6 +394,23 @@ async def set_role(
     if current == "owner" and role != "owner":
         await _keep_an_owner(session, community, user.id)
     newly_active = existing.status != "active"
+    if not newly_active:
+        action = "member.role"
+    else:
+        action = "member.approve" if existing.status == "pending" else "member.add"
+    if action != "member.role" or current != role:
+        await audit.record(
+            session,
+            viewer,
+            action,
+            community=community,
+            target_kind="member",
+            target_id=user.id,
+            target_user=user,
+            summary=f"{user.username} as {role}",
+            before={"role": current, "status": existing.status},
+            after={"role": role, "status": "active"},
+        )
     existing.role = role
     existing.status = "active"
     await session.flush()
@@ -407,6 +469,15 @@ async def invite(
         )
         session.add(existing)
         await session.flush()
+        await audit.record(
+            session,
+            viewer,
+            "member.invite",
+            community=community,
+            target_kind="member",
+            target_id=user.id,
+            target_user=user,
+        )
         await events.record(
             session,
             "membership.invited",
@@ -421,7 +492,7 @@ async def invite(
 
 
 async def remove_member(
-    session: AsyncSession, viewer: Viewer, community: Community, username: str
+    session: AsyncSession, viewer: Viewer, community: Community, username: str, *, reason: str = ""
 ) -> None:
     """Remove a member, decline a join request or withdraw an invitation."""
     user = await _user_by_name(session, username)
@@ -434,6 +505,20 @@ async def remove_member(
     if existing.status == "active" and role == "owner":
         await _keep_an_owner(session, community, user.id)
     was_active = existing.status == "active"
+    action = {"active": "member.remove", "pending": "member.decline"}.get(
+        existing.status, "member.uninvite"
+    )
+    await audit.record(
+        session,
+        viewer,
+        action,
+        community=community,
+        target_kind="member",
+        target_id=user.id,
+        target_user=user,
+        reason=reason,
+        before={"role": existing.role, "status": existing.status},
+    )
     await session.delete(existing)
     await session.flush()
     if was_active:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connect import events, permissions
 from connect.accounts.models import User
+from connect.db import contains_pattern
 from connect.errors import Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
 from connect.members.models import PROFILE_FIELDS, Profile
 from connect.permissions import Viewer
@@ -187,7 +188,7 @@ async def directory(
     """Listed members, filtered by name, organization and location (public fields only)."""
     query = select(User).join(Profile).where(Profile.listed.is_(True))
     if q.strip():
-        like = f"%{_escape_like(q.strip().lower()[:100])}%"
+        like = contains_pattern(q.strip().lower()[:100])
         query = query.where(
             or_(
                 func.lower(User.username).like(like, escape="\\"),
@@ -199,7 +200,7 @@ async def directory(
         (Profile.location, "location", location),
     ):
         if value.strip():
-            like = f"%{_escape_like(value.strip().lower()[:100])}%"
+            like = contains_pattern(value.strip().lower()[:100])
             # A hidden field must not be searchable by outsiders.
             query = query.where(
                 func.lower(column).like(like, escape="\\"),
@@ -219,7 +220,3 @@ def _field_public(name: str):
     from sqlalchemy import String, cast
 
     return cast(Profile.public_fields, String).like(f'%"{name}"%')
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

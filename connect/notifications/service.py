@@ -22,6 +22,7 @@ from connect.db import utcnow
 from connect.errors import Invalid, NotFound
 from connect.events import Event
 from connect.markup import excerpt
+from connect.moderation import notices
 from connect.notifications.mail import queue_mail, send_due_mail  # noqa: F401 (job entry point)
 from connect.notifications.models import EMAIL_MODES, DigestRun, Notification, OutgoingMail
 from connect.permissions import Role, Viewer
@@ -32,6 +33,7 @@ PREFERENCES = {
     "subscription_mode": ("real_time", "digest", "in_app"),
     "email_replies": EMAIL_MODES,
 }
+MODERATION_EVENTS = {"moderation.decided", "flags.resolved", "sanction.created", "sanction.lifted"}
 DEFAULT_PREFERENCES = {"subscription_mode": "real_time", "email_replies": "real_time"}
 
 
@@ -46,7 +48,7 @@ def with_defaults(stored: dict | None) -> dict:
 
 def clean_preferences(values: dict) -> dict:
     problems = {
-        k: f"One of: {', '.join(PREFERENCES[k])}."
+        k: f"One of: {', '.join(PREFERENCES[k])}." if k in PREFERENCES else "Not a preference."
         for k, v in values.items()
         if k not in PREFERENCES or v not in PREFERENCES[k]
     }
@@ -117,6 +119,8 @@ class Notifier:
 
     async def handle(self, session: AsyncSession, batch: list[Event]) -> None:
         for event in batch:
+            if event.type.endswith(".created") and (event.data or {}).get("status") == "pending":
+                continue  # held: its ".approved" event speaks for it (the notifier may lag)
             if event.type in ("post.created", "post.approved"):
                 if event.data.get("first") and event.type == "post.created":
                     continue  # the thread.created event speaks for a first post
@@ -127,6 +131,8 @@ class Notifier:
                 await self._membership(session, event, "invited you to join")
             elif event.type == "member.joined" and event.actor_id != event.target_user_id:
                 await self._membership(session, event, "added you to")
+            elif event.type in MODERATION_EVENTS:
+                await self._moderation(session, event)
 
     async def _load_post(self, session: AsyncSession, post_id: int):
         row = (
@@ -242,6 +248,37 @@ class Notifier:
             url=f"/c/{community.slug}",
         )
 
+    async def _moderation(self, session: AsyncSession, event: Event) -> None:
+        """Moderation outcomes: authors hear decisions, flaggers how their flags ended, members
+        their sanctions; by email as their reply-email preference says."""
+        community = await session.get(Community, event.community_id) if event.community_id else None
+        data = event.data or {}
+        if event.type == "flags.resolved":
+            recipients = data.get("flagger_ids", [])
+            title, text = notices.describe_flags(data)
+            url = "/notifications"
+        elif event.type == "moderation.decided":
+            recipients = [event.target_user_id]
+            title, text = notices.describe_decision(data)
+            url = data.get("url") or "/notifications"
+        else:
+            recipients = [event.target_user_id]
+            title, text = notices.describe_sanction(event.type, data)
+            url = "/standing"
+        for user_id in recipients:
+            if user_id is not None:
+                await self._notify(
+                    session,
+                    event,
+                    user_id,
+                    kind="moderation",
+                    mode="",
+                    community=community,
+                    title=title,
+                    text=text,
+                    url=url,
+                )
+
     async def _users_named(self, session: AsyncSession, names: list[str]) -> list[User]:
         if not names:
             return []
@@ -256,7 +293,7 @@ class Notifier:
         *,
         kind: str,
         mode: str,
-        community: Community,
+        community: Community | None,
         title: str,
         url: str,
         thread: Thread | None = None,
@@ -288,7 +325,7 @@ class Notifier:
             event_id=event.id,
             kind=kind,
             actor_id=event.actor_id,
-            community_id=community.id,
+            community_id=community.id if community else None,
             thread_id=thread.id if thread else None,
             post_id=post.id if post else None,
             title=title[:300],

@@ -47,9 +47,13 @@ def live_server(tmp_path_factory) -> str:
         _servers.pop(server.url, None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium from the system (never a Playwright download)."""
+    """Headless Chromium from the system (never a Playwright download).
+
+    Module-scoped: Playwright's sync API keeps an event loop on the main thread while it
+    runs, and stopping it after each browser module lets later tests use asyncio.run().
+    """
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:

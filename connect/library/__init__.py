@@ -1,0 +1,1 @@
+"""Shared document libraries: folders, entries, files, versions and their text."""

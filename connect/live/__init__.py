@@ -1,0 +1,1 @@
+"""Live updates: the WebSocket endpoint, the per-process hub, channels and wake-ups."""

@@ -1,0 +1,1 @@
+"""Moderation: the queue, flags, sanctions, posting limits and the audit log."""

@@ -1,0 +1,1134 @@
+"""The OpenAPI 3.1 document of the JSON API, served at GET /api/v1/openapi.json.
+
+Every schema lives here, in one place. The document is built by walking the app's routes,
+so a route under /api/v1 is never missing from it: a route without a description below
+still appears, marked `x-undocumented`, and tests/ops/test_openapi.py fails until one is
+written in OPERATIONS.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.convertors import FloatConvertor, IntegerConvertor
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from connect import __version__
+from connect.communities.models import MODERATION_MODES, ROLES, VISIBILITIES
+from connect.members.models import PROFILE_FIELDS
+from connect.notifications.service import PREFERENCES
+
+API_PREFIX = "/api/v1"
+DOC_PATH = API_PREFIX + "/openapi.json"
+# HEAD is answered for every GET (same headers, no body) and is not listed separately.
+LISTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+NAME_PATTERN = "^[a-z0-9_-]{2,40}$"
+
+# Schemas ------------------------------------------------------------------------------------
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(required: list[str] | None = None, **properties: dict) -> dict:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def listing(item: dict, **extra: dict) -> dict:
+    """api.md's list shape: items, total, page, per_page (and any extra fields)."""
+    return obj(
+        ["items", "total", "page", "per_page"],
+        items={"type": "array", "items": item},
+        total=INT,
+        page=INT,
+        per_page=INT,
+        **extra,
+    )
+
+
+STR = {"type": "string"}
+INT = {"type": "integer"}
+BOOL = {"type": "boolean"}
+ID = {"type": "integer", "minimum": 1}
+TIME = {"type": "string", "format": "date-time"}
+STR_OR_NULL = {"type": ["string", "null"]}
+INT_OR_NULL = {"type": ["integer", "null"]}
+TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+
+SCHEMAS: dict[str, dict] = {
+    "Error": obj(
+        ["error"],
+        error={
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "pattern": "^[a-z0-9_]+$"},
+                "message": {"type": "string", "minLength": 1},
+                "fields": {"type": "object", "additionalProperties": STR},
+            },
+        },
+    ),
+    "Author": nullable(
+        obj(["username", "display_name"], username=STR, display_name=STR, avatar_url=STR_OR_NULL)
+    ),
+    "Member": obj(
+        ["id", "username", "display_name", "joined_at", "site_role"],
+        id=ID,
+        username=STR,
+        display_name=STR,
+        avatar_url=STR_OR_NULL,
+        joined_at=TIME,
+        site_role={"type": "string", "enum": ["member", "moderator", "admin"]},
+        **{name: STR_OR_NULL for name in PROFILE_FIELDS if name != "interests"},
+        interests={"type": "array", "items": STR},
+        email={"type": "string", "description": "Only to the member and site admins."},
+        public_fields={"type": "array", "items": STR},
+        listed=BOOL,
+        preferences={"type": "object"},
+        suspended_until=TIME,
+    ),
+    "Community": obj(
+        ["id", "slug", "name", "visibility", "moderation", "member_count", "membership"],
+        id=ID,
+        slug=STR,
+        name=STR,
+        description=STR,
+        visibility={"type": "string", "enum": list(VISIBILITIES)},
+        moderation={"type": "string", "enum": list(MODERATION_MODES)},
+        member_count=INT,
+        created_at=TIME,
+        membership={
+            "type": ["string", "null"],
+            "description": "The caller's role, or pending/invited; null when not a member.",
+        },
+        url=STR,
+    ),
+    "Membership": obj(
+        ["username", "role", "status"],
+        username=STR,
+        display_name=STR,
+        role={"type": "string", "enum": list(ROLES)},
+        status=STR,
+        since=TIME,
+    ),
+    "Thread": obj(
+        ["id", "title", "author", "created_at", "post_count", "pinned", "locked", "status"],
+        id=ID,
+        title=STR,
+        author=ref("Author"),
+        created_at=TIME,
+        last_post_at=TIME,
+        post_count=INT,
+        pinned=BOOL,
+        locked=BOOL,
+        status=STR,
+        first_post_id=INT_OR_NULL,
+        url=STR,
+        community=STR,
+        attachments={"type": "array", "items": ref("Attachment")},
+    ),
+    "Post": obj(
+        ["id", "thread_id", "author", "body", "html", "created_at", "status", "recommend_count"],
+        id=ID,
+        thread_id=ID,
+        author=ref("Author"),
+        body=STR,
+        html=STR,
+        created_at=TIME,
+        edited_at=TIME_OR_NULL,
+        status=STR,
+        recommend_count=INT,
+        recommended=BOOL,
+        reply_to=INT_OR_NULL,
+        url=STR,
+        attachments={"type": "array", "items": ref("Attachment")},
+    ),
+    "Revision": obj(["body", "replaced_at"], body=STR, replaced_at=TIME, editor=ref("Author")),
+    "Attachment": obj(["id", "title", "status", "url"], id=ID, title=STR, status=STR, url=STR),
+    "Folder": obj(
+        ["id", "name", "parent_id"],
+        id=ID,
+        name=STR,
+        parent_id=INT_OR_NULL,
+        kind=STR,
+        created_at=TIME,
+        url=STR,
+    ),
+    "FileVersion": obj(
+        ["id", "version", "filename", "size", "content_type", "sha256", "download_url"],
+        id=ID,
+        version=ID,
+        filename=STR,
+        size=INT,
+        content_type=STR,
+        kind=STR,
+        sha256=STR,
+        uploaded_by=ref("Author"),
+        created_at=TIME,
+        download_count=INT,
+        download_url=STR,
+        text_status=STR,
+    ),
+    "File": obj(
+        ["id", "filename", "size", "content_type", "version", "sha256", "download_url"],
+        id=ID,
+        filename=STR,
+        size=INT,
+        content_type=STR,
+        kind=STR,
+        version=ID,
+        sha256=STR,
+        download_url=STR,
+        download_count=INT,
+        text_status=STR,
+        versions={"type": "array", "items": ref("FileVersion")},
+    ),
+    "Entry": obj(
+        ["id", "title", "description", "tags", "author", "files", "created_at", "updated_at"],
+        id=ID,
+        title=STR,
+        description=STR,
+        html=STR,
+        tags={"type": "array", "items": STR},
+        author=ref("Author"),
+        status=STR,
+        community=STR,
+        folder_id=INT_OR_NULL,
+        files={"type": "array", "items": ref("File")},
+        download_count=INT,
+        thread_id=INT_OR_NULL,
+        post_id=INT_OR_NULL,
+        created_at=TIME,
+        updated_at=TIME,
+        url=STR,
+    ),
+    "Notification": obj(
+        ["id", "kind", "title", "url", "created_at", "read"],
+        id=ID,
+        kind=STR,
+        title=STR,
+        excerpt=STR_OR_NULL,
+        url=STR,
+        created_at=TIME,
+        read=BOOL,
+        actor=STR_OR_NULL,
+    ),
+    "Preferences": obj(
+        list(PREFERENCES),
+        **{name: {"type": "string", "enum": list(values)} for name, values in PREFERENCES.items()},
+    ),
+    "Token": obj(
+        ["id", "kind", "name", "created_at", "current"],
+        id=ID,
+        kind=STR,
+        name=STR_OR_NULL,
+        created_at=TIME,
+        last_used_at=TIME_OR_NULL,
+        expires_at=TIME_OR_NULL,
+        current=BOOL,
+    ),
+    "SearchHit": obj(
+        ["type", "id", "title", "url", "snippet"],
+        type={"type": "string", "enum": ["thread", "post", "entry", "member", "community"]},
+        id={"type": ["integer", "string"]},
+        title=STR,
+        title_html=STR,
+        url=STR,
+        snippet=STR,
+        community=STR_OR_NULL,
+        author=STR_OR_NULL,
+        created_at=TIME_OR_NULL,
+    ),
+    "Subscription": obj(
+        ["mode"],
+        thread_id=ID,
+        community=STR,
+        mode={"type": ["string", "null"], "enum": ["real_time", "digest", "in_app", None]},
+    ),
+}
+
+# Request bodies -----------------------------------------------------------------------------
+
+CREDENTIALS = obj(["login", "password"], login=STR, password=STR)
+PROFILE_CHANGES = {
+    "type": "object",
+    "properties": {
+        "display_name": {"type": "string", "maxLength": 80},
+        **{name: STR for name in PROFILE_FIELDS},
+        "public_fields": {
+            "type": "array",
+            "items": {"type": "string", "enum": list(PROFILE_FIELDS)},
+        },
+        "listed": BOOL,
+    },
+    "additionalProperties": False,
+}
+COMMUNITY_SETTINGS = obj(
+    None,
+    slug={"type": "string", "pattern": NAME_PATTERN},
+    name={"type": "string", "minLength": 1, "maxLength": 120},
+    description=STR,
+    visibility={"type": "string", "enum": list(VISIBILITIES)},
+    moderation={"type": "string", "enum": list(MODERATION_MODES)},
+)
+NEW_COMMUNITY = {**COMMUNITY_SETTINGS, "required": ["slug", "name"]}
+NEW_THREAD = obj(
+    ["title", "body"],
+    title={"type": "string", "minLength": 1, "maxLength": 200},
+    body={"type": "string", "minLength": 1, "maxLength": 65536},
+)
+NEW_POST = obj(
+    ["body"],
+    body={"type": "string", "minLength": 1, "maxLength": 65536},
+    reply_to={"type": ["integer", "null"], "minimum": 1},
+)
+FILES = {
+    "type": "array",
+    "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+}
+WITH_FILES = {"description": "multipart/form-data: the same fields, and `file` parts to attach."}
+MODE = obj(None, mode={"type": "string", "enum": ["real_time", "digest"]})
+
+# Parameters ---------------------------------------------------------------------------------
+
+
+def query(name: str, schema: dict, description: str = "") -> dict:
+    parameter = {"name": name, "in": "query", "required": False, "schema": schema}
+    if description:
+        parameter["description"] = description
+    return parameter
+
+
+PAGE = [
+    query("page", {"type": "integer", "minimum": 1}),
+    query("per_page", {"type": "integer", "minimum": 1, "maximum": 100}),
+]
+# Path ids go up to 2**31 - 1 (connect.web): larger ones match no route (404).
+PATH_ID = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1, "format": "int32"}
+PATH_PARAMS = {
+    "slug": {"type": "string", "pattern": NAME_PATTERN},
+    "username": {"type": "string", "pattern": NAME_PATTERN},
+}
+
+# Operations ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Op:
+    """One operation: what it takes, what it answers, who may call it."""
+
+    summary: str
+    tag: str
+    ok: int = 200
+    answer: dict | None = None  # the success body's schema; None means no body
+    answer_type: str = "application/json"
+    body: dict | None = None
+    body_required: bool = True
+    multipart: dict | None = None  # a multipart/form-data body (uploads)
+    params: list[dict] = field(default_factory=list)
+    auth: str = "optional"  # "none", "optional" (public reads) or "required"
+    errors: tuple[int, ...] = ()
+    extra: dict[int, str] = field(default_factory=dict)  # other success answers
+
+
+READ_ERRORS = (400, 404, 422)
+WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422, 429)
+UPLOAD_ERRORS = (*WRITE_ERRORS, 415)
+
+P = API_PREFIX
+OPERATIONS: dict[tuple[str, str], Op] = {
+    ("GET", DOC_PATH): Op("This document", "meta", answer={"type": "object"}, auth="none"),
+    # Accounts
+    ("POST", P + "/auth/register"): Op(
+        "Create an account",
+        "accounts",
+        ok=201,
+        answer=ref("Member"),
+        auth="none",
+        body=obj(
+            ["username", "email", "password", "display_name"],
+            username={"type": "string", "pattern": NAME_PATTERN},
+            email={"type": "string", "format": "email"},
+            password={"type": "string", "minLength": 10},
+            display_name={"type": "string", "minLength": 1, "maxLength": 80},
+        ),
+        errors=(400, 409, 413, 422, 429),
+    ),
+    ("POST", P + "/auth/token"): Op(
+        "Sign in for an API token",
+        "accounts",
+        answer=obj(["token", "member"], token=STR, member=ref("Member")),
+        auth="none",
+        body=CREDENTIALS,
+        errors=(400, 401, 403, 413, 422, 429),
+    ),
+    ("DELETE", P + "/auth/token"): Op(
+        "Revoke the bearer token of this request", "accounts", ok=204, auth="required"
+    ),
+    ("GET", P + "/auth/tokens"): Op(
+        "Your sessions and API tokens", "accounts", answer=listing(ref("Token")), auth="required"
+    ),
+    ("DELETE", P + "/auth/tokens/{token_id}"): Op(
+        "Revoke one of your tokens", "accounts", ok=204, auth="required"
+    ),
+    ("POST", P + "/auth/session"): Op(
+        "Sign in with a session cookie (what the sign-in form does)",
+        "accounts",
+        answer=obj(["member", "csrf_token"], member=ref("Member"), csrf_token=STR),
+        auth="none",
+        body=CREDENTIALS,
+        errors=(400, 401, 403, 413, 422, 429),
+    ),
+    ("DELETE", P + "/auth/session"): Op("Sign out", "accounts", ok=204),
+    ("POST", P + "/auth/password/forgot"): Op(
+        "Ask for a password reset link by mail",
+        "accounts",
+        ok=202,
+        answer=obj(["status"], status=STR, message=STR),
+        auth="none",
+        body=obj(["email"], email=STR),
+        errors=(400, 413, 422, 429),
+    ),
+    ("POST", P + "/auth/password/reset"): Op(
+        "Set a new password with the token from the link",
+        "accounts",
+        answer=obj(["status"], status=STR),
+        auth="none",
+        body=obj(["token", "password"], token=STR, password=STR),
+        errors=(400, 404, 413, 422, 429),
+    ),
+    # Members
+    ("GET", P + "/me"): Op(
+        "The caller, with private fields", "members", answer=ref("Member"), auth="required"
+    ),
+    ("GET", P + "/members"): Op(
+        "The member directory",
+        "members",
+        answer=listing(ref("Member")),
+        params=[
+            query("q", STR, "Words in names, titles, organizations."),
+            query("organization", STR),
+            query("location", STR),
+            *PAGE,
+        ],
+    ),
+    ("GET", P + "/members/{username}"): Op("A member's profile", "members", answer=ref("Member")),
+    ("PATCH", P + "/members/{username}"): Op(
+        "Change a profile (self or admin)",
+        "members",
+        answer=ref("Member"),
+        auth="required",
+        body=PROFILE_CHANGES,
+    ),
+    ("PUT", P + "/members/{username}/avatar"): Op(
+        "Upload a profile photo (re-encoded as PNG)",
+        "members",
+        answer=ref("Member"),
+        auth="required",
+        multipart=obj(["avatar"], avatar={"type": "string", "contentMediaType": "image/*"}),
+        errors=UPLOAD_ERRORS,
+    ),
+    ("GET", P + "/me/preferences"): Op(
+        "Your notification preferences", "notifications", answer=ref("Preferences"), auth="required"
+    ),
+    ("PATCH", P + "/me/preferences"): Op(
+        "Change notification preferences",
+        "notifications",
+        answer=ref("Preferences"),
+        auth="required",
+        body={
+            "type": "object",
+            "properties": {
+                name: {"type": "string", "enum": list(values)}
+                for name, values in PREFERENCES.items()
+            },
+            "additionalProperties": False,
+        },
+    ),
+    # Communities
+    ("GET", P + "/communities"): Op(
+        "Communities visible to the caller",
+        "communities",
+        answer=listing(ref("Community")),
+        params=[query("q", STR), *PAGE],
+    ),
+    ("POST", P + "/communities"): Op(
+        "Create a community (site admins)",
+        "communities",
+        ok=201,
+        answer=ref("Community"),
+        auth="required",
+        body=NEW_COMMUNITY,
+    ),
+    ("GET", P + "/communities/{slug}"): Op("A community", "communities", answer=ref("Community")),
+    ("PATCH", P + "/communities/{slug}"): Op(
+        "Change a community's settings",
+        "communities",
+        answer=ref("Community"),
+        auth="required",
+        body=COMMUNITY_SETTINGS,
+    ),
+    ("POST", P + "/communities/{slug}/join"): Op(
+        "Join (open) or ask to join (closed)",
+        "communities",
+        answer=obj(["status"], status={"type": "string", "enum": ["member", "pending"]}),
+        auth="required",
+    ),
+    ("POST", P + "/communities/{slug}/leave"): Op(
+        "Leave a community", "communities", ok=204, auth="required"
+    ),
+    ("GET", P + "/communities/{slug}/members"): Op(
+        "Members and their roles",
+        "communities",
+        answer=listing(ref("Membership")),
+        params=[
+            query("status", {"type": "string", "enum": ["active", "pending", "invited"]}),
+            *PAGE,
+        ],
+    ),
+    ("PUT", P + "/communities/{slug}/members/{username}"): Op(
+        "Set a member's role (approves a request, or adds the member)",
+        "communities",
+        answer=ref("Membership"),
+        auth="required",
+        body=obj(["role"], role={"type": "string", "enum": list(ROLES)}),
+    ),
+    ("DELETE", P + "/communities/{slug}/members/{username}"): Op(
+        "Remove a member", "communities", ok=204, auth="required"
+    ),
+    ("POST", P + "/communities/{slug}/invitations"): Op(
+        "Invite a member",
+        "communities",
+        ok=201,
+        answer=ref("Membership"),
+        auth="required",
+        body=obj(["username"], username=STR),
+    ),
+    # Boards
+    ("GET", P + "/communities/{slug}/threads"): Op(
+        "A community's threads",
+        "boards",
+        answer=listing(ref("Thread")),
+        params=[query("sort", {"type": "string", "enum": ["activity", "new"]}), *PAGE],
+    ),
+    ("POST", P + "/communities/{slug}/threads"): Op(
+        "Start a thread (JSON, or multipart with files)",
+        "boards",
+        ok=201,
+        answer=ref("Thread"),
+        auth="required",
+        body=NEW_THREAD,
+        multipart={**NEW_THREAD, "properties": {**NEW_THREAD["properties"], "file": FILES}},
+        errors=(*UPLOAD_ERRORS, 423),
+    ),
+    ("PUT", P + "/communities/{slug}/subscription"): Op(
+        "Follow a board",
+        "boards",
+        answer=ref("Subscription"),
+        auth="required",
+        body=MODE,
+        body_required=False,
+    ),
+    ("DELETE", P + "/communities/{slug}/subscription"): Op(
+        "Stop following a board", "boards", answer=ref("Subscription"), auth="required"
+    ),
+    ("GET", P + "/threads/{thread_id}"): Op(
+        "A thread and a page of its posts",
+        "boards",
+        answer=obj(
+            ["thread", "posts", "total", "page", "per_page"],
+            thread=ref("Thread"),
+            posts={"type": "array", "items": ref("Post")},
+            total=INT,
+            page=INT,
+            per_page=INT,
+        ),
+        params=PAGE,
+    ),
+    ("PATCH", P + "/threads/{thread_id}"): Op(
+        "Retitle (author), pin or lock (moderators)",
+        "boards",
+        answer=ref("Thread"),
+        auth="required",
+        body=obj(
+            None,
+            title={"type": "string", "minLength": 1, "maxLength": 200},
+            pinned=BOOL,
+            locked=BOOL,
+        ),
+    ),
+    ("POST", P + "/threads/{thread_id}/posts"): Op(
+        "Reply (JSON, or multipart with files)",
+        "boards",
+        ok=201,
+        answer=ref("Post"),
+        auth="required",
+        body=NEW_POST,
+        multipart={**NEW_POST, "properties": {**NEW_POST["properties"], "file": FILES}},
+        errors=(*UPLOAD_ERRORS, 423),
+    ),
+    ("PUT", P + "/threads/{thread_id}/subscription"): Op(
+        "Follow a thread",
+        "boards",
+        answer=ref("Subscription"),
+        auth="required",
+        body=MODE,
+        body_required=False,
+    ),
+    ("DELETE", P + "/threads/{thread_id}/subscription"): Op(
+        "Stop following a thread", "boards", answer=ref("Subscription"), auth="required"
+    ),
+    ("POST", P + "/threads/{thread_id}/read"): Op(
+        "Mark the thread read up to a post",
+        "boards",
+        ok=204,
+        auth="required",
+        body=obj(["last_post_id"], last_post_id=ID),
+    ),
+    ("GET", P + "/posts/{post_id}"): Op("A post", "boards", answer=ref("Post")),
+    ("PATCH", P + "/posts/{post_id}"): Op(
+        "Edit a post (author or moderator; history kept)",
+        "boards",
+        answer=ref("Post"),
+        auth="required",
+        body=obj(["body"], body={"type": "string", "minLength": 1, "maxLength": 65536}),
+        errors=(*WRITE_ERRORS, 423),
+    ),
+    ("DELETE", P + "/posts/{post_id}"): Op(
+        "Delete a post (soft)", "boards", ok=204, auth="required"
+    ),
+    ("GET", P + "/posts/{post_id}/history"): Op(
+        "A post's earlier versions", "boards", answer=listing(ref("Revision"))
+    ),
+    ("POST", P + "/posts/{post_id}/recommend"): Op(
+        "Recommend a post",
+        "boards",
+        answer=obj(["recommend_count", "recommended"], recommend_count=INT, recommended=BOOL),
+        auth="required",
+    ),
+    ("DELETE", P + "/posts/{post_id}/recommend"): Op(
+        "Take a recommendation back",
+        "boards",
+        answer=obj(["recommend_count", "recommended"], recommend_count=INT, recommended=BOOL),
+        auth="required",
+    ),
+    ("GET", P + "/posts/{post_id}/recommendations"): Op(
+        "Who recommended a post", "boards", answer=listing(ref("Author"))
+    ),
+    # Library
+    ("GET", P + "/communities/{slug}/library"): Op(
+        "A library folder's subfolders and entries (or every entry with view=all)",
+        "library",
+        answer=listing(
+            ref("Entry"),
+            folder=nullable(ref("Folder")),
+            path={"type": "array", "items": ref("Folder")},
+            folders={"type": "array", "items": ref("Folder")},
+            sort=STR,
+            view={"type": "string", "enum": ["folder", "all"]},
+        ),
+        params=[
+            query("folder", {"type": "integer", "minimum": 1}),
+            query("view", {"type": "string", "enum": ["folder", "all"]}),
+            query("sort", STR),
+            query("order", {"type": "string", "enum": ["asc", "desc"]}),
+            *PAGE,
+        ],
+    ),
+    ("POST", P + "/communities/{slug}/library/folders"): Op(
+        "Create a folder",
+        "library",
+        ok=201,
+        answer=ref("Folder"),
+        auth="required",
+        body=obj(
+            ["name"],
+            name={"type": "string", "minLength": 1, "maxLength": 120},
+            parent_id={"type": ["integer", "null"], "minimum": 1},
+        ),
+    ),
+    ("POST", P + "/communities/{slug}/library/entries"): Op(
+        "Upload a document (one or more files)",
+        "library",
+        ok=201,
+        answer=ref("Entry"),
+        auth="required",
+        multipart=obj(
+            ["file"],
+            file=FILES,
+            title=STR,
+            description=STR,
+            tags={"type": "string", "description": "Comma separated."},
+            folder_id={"type": "string", "pattern": "^[0-9]*$"},
+        ),
+        errors=UPLOAD_ERRORS,
+    ),
+    ("GET", P + "/library/entries/{id}"): Op("A library entry", "library", answer=ref("Entry")),
+    ("PATCH", P + "/library/entries/{id}"): Op(
+        "Change an entry's title, description, tags or folder",
+        "library",
+        answer=ref("Entry"),
+        auth="required",
+        body=obj(
+            None,
+            title={"type": "string", "minLength": 1, "maxLength": 200},
+            description=STR,
+            tags={"anyOf": [STR, {"type": "array", "items": STR}]},
+            folder_id={"type": ["integer", "null"], "minimum": 1},
+        ),
+    ),
+    ("DELETE", P + "/library/entries/{id}"): Op(
+        "Delete an entry", "library", ok=204, auth="required"
+    ),
+    ("POST", P + "/library/entries/{id}/files/{file_id}/versions"): Op(
+        "Upload a new version of a file",
+        "library",
+        ok=201,
+        answer={"allOf": [ref("File"), obj(["entry_id"], entry_id=ID)]},
+        auth="required",
+        multipart=obj(["file"], file=FILES),
+        errors=UPLOAD_ERRORS,
+    ),
+    ("GET", P + "/library/files/{file_id}/download"): Op(
+        "A file's bytes (current version, or ?version=N)",
+        "library",
+        answer={"type": "string", "contentMediaType": "application/octet-stream"},
+        answer_type="application/octet-stream",
+        params=[query("version", {"type": "integer", "minimum": 1})],
+        extra={304: "Not modified (If-None-Match)."},
+    ),
+    # Notifications
+    ("GET", P + "/notifications"): Op(
+        "Your notifications",
+        "notifications",
+        answer=listing(ref("Notification"), unread=INT),
+        auth="required",
+        params=[query("unread", {"type": "string", "enum": ["1", "true", "0", "false"]}), *PAGE],
+    ),
+    ("POST", P + "/notifications/read"): Op(
+        "Mark notifications read (ids, or all: true)",
+        "notifications",
+        answer=obj(["marked", "unread"], marked=INT, unread=INT),
+        auth="required",
+        body=obj(None, ids={"type": "array", "items": ID}, all=BOOL),
+    ),
+    # Search
+    ("GET", P + "/search"): Op(
+        "Search discussions, library documents, members and communities",
+        "search",
+        answer=listing(
+            ref("SearchHit"),
+            suggestion=STR_OR_NULL,
+            facets=obj(
+                ["type", "community"],
+                type={"type": "object", "additionalProperties": INT},
+                community={"type": "object", "additionalProperties": INT},
+            ),
+            sort=STR,
+        ),
+        params=[
+            query("q", STR, "author:jdoe in:cataloging type:entry tag:rda after:2025-01-01 …"),
+            query(
+                "type",
+                {"type": "string", "enum": ["thread", "post", "entry", "member", "community"]},
+            ),
+            query("community", STR),
+            query("author", STR),
+            query("after", {"type": "string", "format": "date"}),
+            query("before", {"type": "string", "format": "date"}),
+            query("sort", {"type": "string", "enum": ["relevance", "newest"]}),
+            *PAGE,
+        ],
+        errors=(*READ_ERRORS, 503),
+    ),
+    # Moderation (connect/moderation/api.py; answers described loosely while it settles)
+    ("GET", P + "/moderation/queue"): Op(
+        "Held and flagged items, join requests",
+        "moderation",
+        answer=listing({"type": "object"}, counts={"type": "object"}),
+        auth="required",
+        params=[query("community", STR), query("kind", STR), *PAGE],
+    ),
+    ("POST", P + "/moderation/items/{kind}/{item_id}/approve"): Op(
+        "Approve a held thread, post or entry",
+        "moderation",
+        answer={"type": "object"},
+        auth="required",
+        body=obj(None, title=STR, body=STR, reason=STR),
+        body_required=False,
+    ),
+    ("POST", P + "/moderation/items/{kind}/{item_id}/reject"): Op(
+        "Reject a held item; the author is told why",
+        "moderation",
+        answer={"type": "object"},
+        auth="required",
+        body=obj(None, reason=STR),
+        body_required=False,
+    ),
+    ("POST", P + "/moderation/bulk"): Op(
+        "Approve or reject several items",
+        "moderation",
+        answer=obj(["results"], results={"type": "array"}),
+        auth="required",
+        body=obj(
+            ["action", "items"],
+            action={"type": "string", "enum": ["approve", "reject"]},
+            items={"type": "array", "items": {"type": "object"}},
+            reason=STR,
+        ),
+    ),
+    ("GET", P + "/moderation/log"): Op(
+        "Every moderator action: who, what, when, why",
+        "moderation",
+        answer=listing({"type": "object"}),
+        auth="required",
+        params=[query("community", STR), *PAGE],
+    ),
+    ("GET", P + "/moderation/limits"): Op(
+        "The site's posting limits",
+        "moderation",
+        answer=obj(["limits"], limits={"type": "object"}, defaults={"type": "object"}),
+        auth="required",
+    ),
+    ("PUT", P + "/moderation/limits"): Op(
+        "Change the site's posting limits (admins)",
+        "moderation",
+        answer=obj(["limits"], limits={"type": "object"}, defaults={"type": "object"}),
+        auth="required",
+        body=obj(None, limits={"type": "object"}),
+    ),
+    ("GET", P + "/moderation/sanctions"): Op(
+        "Site-wide sanctions (suspensions)",
+        "moderation",
+        answer=listing({"type": "object"}),
+        auth="required",
+        params=[query("all", {"type": "string", "enum": ["1", "true", "0", "false"]}), *PAGE],
+    ),
+    ("POST", P + "/moderation/sanctions/{sanction_id}/lift"): Op(
+        "Lift a sanction",
+        "moderation",
+        answer={"type": "object"},
+        auth="required",
+        body=obj(None, reason=STR),
+        body_required=False,
+    ),
+    ("POST", P + "/posts/{post_id}/hide"): Op(
+        "Hide a post (moderators)",
+        "moderation",
+        answer=ref("Post"),
+        auth="required",
+        body=obj(None, reason=STR),
+        body_required=False,
+    ),
+    ("POST", P + "/posts/{post_id}/restore"): Op(
+        "Restore a hidden post",
+        "moderation",
+        answer=ref("Post"),
+        auth="required",
+        body=obj(None, reason=STR),
+        body_required=False,
+    ),
+    ("POST", P + "/posts/{post_id}/flags"): Op(
+        "Flag a post",
+        "moderation",
+        ok=201,
+        answer=obj(["id", "reason", "hidden"], id=ID, reason=STR, hidden=BOOL),
+        auth="required",
+        body=obj(
+            ["reason"],
+            reason={"type": "string", "enum": ["spam", "abuse", "off_topic", "other"]},
+            note=STR,
+        ),
+    ),
+    ("POST", P + "/library/entries/{entry_id}/hide"): Op(
+        "Hide a library entry (moderators)",
+        "moderation",
+        answer=obj(["id", "status"], id=ID, status=STR),
+        auth="required",
+        body=obj(None, reason=STR),
+        body_required=False,
+    ),
+    ("POST", P + "/library/entries/{entry_id}/restore"): Op(
+        "Restore a hidden library entry",
+        "moderation",
+        answer=obj(["id", "status"], id=ID, status=STR),
+        auth="required",
+        body=obj(None, reason=STR),
+        body_required=False,
+    ),
+    ("POST", P + "/library/entries/{entry_id}/flags"): Op(
+        "Flag a library entry",
+        "moderation",
+        ok=201,
+        answer=obj(["id", "reason", "hidden"], id=ID, reason=STR, hidden=BOOL),
+        auth="required",
+        body=obj(
+            ["reason"],
+            reason={"type": "string", "enum": ["spam", "abuse", "off_topic", "other"]},
+            note=STR,
+        ),
+    ),
+    ("POST", P + "/threads/{thread_id}/move"): Op(
+        "Move a thread to another community",
+        "moderation",
+        answer=ref("Thread"),
+        auth="required",
+        body=obj(["community"], community=STR, reason=STR),
+    ),
+    ("POST", P + "/threads/{thread_id}/merge"): Op(
+        "Merge a thread into another",
+        "moderation",
+        answer=ref("Thread"),
+        auth="required",
+        body=obj(["into"], into=ID, reason=STR),
+    ),
+    ("POST", P + "/threads/{thread_id}/split"): Op(
+        "Split posts off into a new thread",
+        "moderation",
+        ok=201,
+        answer=ref("Thread"),
+        auth="required",
+        body=obj(
+            ["post_ids", "title"], post_ids={"type": "array", "items": ID}, title=STR, reason=STR
+        ),
+    ),
+    ("POST", P + "/communities/{slug}/bans"): Op(
+        "Ban a member from a community",
+        "moderation",
+        ok=201,
+        answer={"type": "object"},
+        auth="required",
+        body=obj(["username", "reason"], username=STR, reason=STR, until=STR_OR_NULL),
+    ),
+    ("DELETE", P + "/communities/{slug}/bans/{username}"): Op(
+        "Lift a community ban", "moderation", answer={"type": "object"}, auth="required"
+    ),
+    ("GET", P + "/communities/{slug}/sanctions"): Op(
+        "A community's sanctions",
+        "moderation",
+        answer=listing({"type": "object"}),
+        auth="required",
+        params=[query("all", {"type": "string", "enum": ["1", "true", "0", "false"]}), *PAGE],
+    ),
+    ("POST", P + "/communities/{slug}/sanctions"): Op(
+        "Sanction a member in a community",
+        "moderation",
+        ok=201,
+        answer={"type": "object"},
+        auth="required",
+        body=obj(
+            ["username", "kind", "reason"], username=STR, kind=STR, reason=STR, until=STR_OR_NULL
+        ),
+    ),
+    ("POST", P + "/members/{username}/suspend"): Op(
+        "Suspend a member (site moderators and admins)",
+        "moderation",
+        ok=201,
+        answer={"type": "object"},
+        auth="required",
+        body=obj(["reason"], reason=STR, until=STR_OR_NULL),
+    ),
+    ("DELETE", P + "/members/{username}/suspension"): Op(
+        "Lift a suspension", "moderation", answer={"type": "object"}, auth="required"
+    ),
+    ("POST", P + "/members/{username}/sanctions"): Op(
+        "Sanction a member site-wide",
+        "moderation",
+        ok=201,
+        answer={"type": "object"},
+        auth="required",
+        body=obj(["kind", "reason"], kind=STR, reason=STR, until=STR_OR_NULL),
+    ),
+    ("GET", P + "/me/sanctions"): Op(
+        "Your standing: sanctions in force",
+        "moderation",
+        answer=listing({"type": "object"}),
+        auth="required",
+    ),
+    # Live
+    ("GET", P + "/live"): Op(
+        "WebSocket: live events (see api.md, Live updates)",
+        "live",
+        ok=101,
+        params=[query("token", STR, "A bearer token, for clients that cannot send headers.")],
+    ),
+}
+
+# Building -------------------------------------------------------------------------------------
+
+SECURITY = {
+    "none": [{}],
+    "optional": [{"bearerAuth": []}, {"sessionCookie": []}, {}],
+    "required": [{"bearerAuth": []}, {"sessionCookie": [], "csrfToken": []}],
+}
+STATUS_TEXT = {
+    400: "Bad input (not JSON, wrong content type).",
+    401: "Not signed in.",
+    403: "Not allowed (or the CSRF token is missing for a cookie-authenticated write).",
+    404: "Not found, or not visible to you.",
+    409: "Conflict (it exists already).",
+    413: "Too large.",
+    415: "Unsupported file type (decided from the content).",
+    422: "Invalid input; `fields` says which and why.",
+    423: "The thread is locked.",
+    429: "Rate limited; see Retry-After.",
+    503: "Temporarily unavailable (the search index is being rebuilt).",
+}
+
+
+def _template(path: str) -> tuple[str, dict[str, dict]]:
+    """/threads/{thread_id:int} -> /threads/{thread_id}, with each parameter's schema."""
+    params: dict[str, dict] = {}
+    for name, kind in re.findall(r"{(\w+)(?::(\w+))?}", path):
+        if kind == "int":
+            params[name] = PATH_ID
+        elif kind == "float":
+            params[name] = {"type": "number"}
+        else:
+            params[name] = PATH_PARAMS.get(name, {"type": "string", "pattern": "^[^/]+$"})
+    return re.sub(r"{(\w+):\w+}", r"{\1}", path), params
+
+
+def _route_params(route: Route | WebSocketRoute) -> dict[str, dict]:
+    params = _template(route.path)[1]
+    for name, convertor in route.param_convertors.items():
+        if isinstance(convertor, IntegerConvertor):
+            params[name] = PATH_ID
+        elif isinstance(convertor, FloatConvertor):
+            params[name] = {"type": "number"}
+    return params
+
+
+def api_routes(routes) -> list[tuple[str, str, Route | WebSocketRoute]]:
+    """(method, path template, route) for every route under /api/v1, HEAD left out."""
+    found = []
+    for route in routes:
+        if not isinstance(route, (Route, WebSocketRoute)) or not route.path.startswith(API_PREFIX):
+            continue
+        path = _template(route.path)[0]
+        if isinstance(route, WebSocketRoute):
+            found.append(("GET", path, route))
+            continue
+        for method in sorted(route.methods or ()):
+            if method in LISTED_METHODS:
+                found.append((method, path, route))
+    return found
+
+
+def _error_response(status: int) -> dict:
+    content = {"application/json": {"schema": ref("Error")}}
+    response = {"description": STATUS_TEXT.get(status, "Error."), "content": content}
+    if status == 429:
+        response["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+    return response
+
+
+def _operation(method: str, path: str, route, params: dict[str, dict]) -> dict:
+    op = OPERATIONS.get((method, path))
+    undocumented = op is None
+    if op is None:
+        op = Op(f"{method} {path}", "undocumented", answer={})
+    slug = re.sub(r"[^a-z0-9]+", "_", path[len(API_PREFIX) :].lower()).strip("_") or "root"
+    operation: dict[str, Any] = {
+        "operationId": f"{method.lower()}_{slug}",
+        "summary": op.summary,
+        "tags": [op.tag],
+        "security": SECURITY[op.auth],
+    }
+    if undocumented:
+        operation["x-undocumented"] = True
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": schema}
+        for name, schema in params.items()
+    ]
+    parameters += op.params
+    if parameters:
+        operation["parameters"] = parameters
+    content: dict[str, Any] = {}
+    if op.body is not None:
+        content["application/json"] = {"schema": op.body}
+    if op.multipart is not None:
+        content["multipart/form-data"] = {"schema": op.multipart}
+    if content:
+        operation["requestBody"] = {"required": op.body_required, "content": content}
+    responses: dict[str, Any] = {}
+    success: dict[str, Any] = {"description": "Done."}
+    if op.ok == 101:
+        success = {"description": "Switching Protocols: the WebSocket is open."}
+    elif op.answer is not None:
+        success["content"] = {op.answer_type: {"schema": op.answer}}
+    responses[str(op.ok)] = success
+    for status, text in op.extra.items():
+        responses[str(status)] = {"description": text}
+    errors = set(op.errors or (WRITE_ERRORS if method != "GET" else READ_ERRORS))
+    if op.auth == "required":
+        errors |= {401, 403}
+    if op.auth == "optional":
+        errors |= {401}  # an expired or revoked bearer token
+    for status in sorted(errors):
+        responses[str(status)] = _error_response(status)
+    operation["responses"] = responses
+    return operation
+
+
+def build_document(routes, *, server_url: str = "") -> dict:
+    """The whole document, from the app's routes and the descriptions above."""
+    paths: dict[str, dict] = {}
+    for method, path, route in api_routes(routes):
+        operation = _operation(method, path, route, _route_params(route))
+        paths.setdefault(path, {})[method.lower()] = operation
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Connect API",
+            "version": __version__,
+            "description": (
+                "The JSON API of a Connect site (docs/api.md). Errors answer "
+                '{"error": {"code", "message", "fields"?}}; lists answer '
+                '{"items", "total", "page", "per_page"}. HEAD is answered for every GET.'
+            ),
+        },
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "POST /api/v1/auth/token gives one.",
+                },
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "connect_session"},
+                "csrfToken": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-CSRF-Token",
+                    "description": "Required with the session cookie on writes.",
+                },
+            },
+        },
+    }
+    if server_url:
+        document["servers"] = [{"url": server_url}]
+    return document
+
+
+async def openapi_json(request: Request) -> Response:
+    state = request.app.state
+    if not hasattr(state, "openapi_document"):
+        state.openapi_document = build_document(request.app.routes)
+    return JSONResponse(state.openapi_document, headers={"Cache-Control": "no-cache"})
+
+
+routes = [Route(DOC_PATH, openapi_json, methods=["GET"])]

@@ -1,0 +1,563 @@
+"""Running a query against the index, in a search thread (never on the event loop).
+
+Totals and facets must count every match the viewer may see, which Whoosh's collectors do one
+document at a time in Python. Instead each query is also evaluated as sets of document numbers:
+a term's set is read block by block from its postings and cached per segment (segments never
+change, except for deletions, which are subtracted at the end). What the viewer may not see is
+one more set, computed from the database's answer (`Access`) on every query. Ranking is BM25F
+(Whoosh's formula and statistics, title boosted) computed here from the cached postings: Whoosh's
+own collectors score one document at a time through layers of matchers, several times slower.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from array import array
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from itertools import accumulate
+from math import log
+
+from whoosh import query as wq
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
+from whoosh.util.numeric import byte_to_length
+from whoosh.util.times import datetime_to_long
+
+from connect.search import highlight
+from connect.search.query import (
+    And,
+    DateBound,
+    Filter,
+    Not,
+    Or,
+    PhraseTerms,
+    Prefix,
+    Terms,
+    stems,
+    walk,
+)
+from connect.search.schema import TEXT_FIELDS, TYPES
+from connect.search.store import IndexStore, IndexUnavailable
+
+TYPE_CODES = {t: i for i, t in enumerate(TYPES)}
+CACHED_IDS = 2_000_000  # document numbers kept in the term cache (~100 MB at most)
+MAX_EXPANSIONS = 64  # terms a prefix may stand for
+FEW = 3  # fewer results than this: look for a spelling suggestion
+NEWEST_SCAN = 5_000
+B, K1 = 0.75, 1.2  # BM25F parameters (Whoosh's defaults)
+LENGTHS = [byte_to_length(code) for code in range(256)]
+
+
+@dataclass(frozen=True)
+class Access:
+    """What the database says the viewer may read, as index terms."""
+
+    unreadable: frozenset[str]  # communities whose content the viewer may not read
+    moderated: frozenset[str] | None  # communities they moderate; None: all of them
+    viewer_id: str | None  # their own held posts stay visible to them
+
+
+@dataclass
+class Plan:
+    tree: object | None  # analyzed query; None lists everything (filters only)
+    access: Access
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = 20
+    suggest: bool = True
+
+
+@dataclass
+class Outcome:
+    total: int
+    hits: list[dict]
+    types: dict[str, int]
+    communities: dict[int, int]
+    corrections: dict[str, str] = field(default_factory=dict)
+
+
+class SetCache:
+    """Least-recently-used document sets, bounded by how many numbers they hold."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._data: OrderedDict = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            if key in self._data:
+                return
+            self._data[key] = value
+            self._size += len(value) + 1
+            while self._size > self.budget and len(self._data) > 1:
+                _, old = self._data.popitem(last=False)
+                self._size -= len(old) + 1
+
+
+def _leaf_postings(reader, fieldname: str, text: str) -> tuple[list[int], list[float]]:
+    """A term's (document numbers, weights) in one segment, a block at a time.
+
+    Deleted documents are included (they are subtracted later); weights are term
+    frequencies times the field's boost, as Whoosh's BM25F reads them.
+    """
+    fieldobj = reader.schema[fieldname]
+    term = fieldobj.to_bytes(text)
+    terms = reader._terms
+    if (fieldname, term) not in terms:
+        return [], []
+    matcher = terms.matcher(fieldname, term, fieldobj.format)
+    ids: list[int] = []
+    weights: list[float] = []
+    if not isinstance(matcher, W3LeafMatcher):
+        while matcher.is_active():
+            ids.append(matcher.id())
+            weights.append(matcher.weight())
+            matcher.next()
+        return ids, weights
+    while matcher.is_active():
+        if matcher._data is None:
+            matcher._read_data()
+        ids.extend(accumulate(matcher._data[0]))
+        block = matcher._data[1]
+        count = matcher._blocklength
+        if block is None:
+            weights.extend([1.0] * count)
+        elif isinstance(block, float):
+            weights.extend([block] * count)
+        else:
+            weights.extend(block)
+        if matcher._lastblock:
+            break
+        matcher._goto(matcher._nextoffset)
+    return ids, weights
+
+
+@dataclass
+class Postings:
+    docs: frozenset[int]  # global document numbers
+    ids: list[int]  # in the segment
+    weights: list[float]
+
+    def __len__(self) -> int:
+        return len(self.ids) * 3
+
+
+class Leaf:
+    """Per-segment data that never changes: document types, communities and dates."""
+
+    def __init__(self, reader, offset: int) -> None:
+        types = list(reader.column_reader("type"))
+        communities = list(reader.column_reader("community"))
+        self.combo = array(
+            "q",
+            (
+                (int(c or 0) << 3) | TYPE_CODES.get(t, 7)
+                for t, c in zip(types, communities, strict=True)
+            ),
+        )
+        created = reader.column_reader("created")
+        self.created = array("q", getattr(created, "_reader", created))
+        order = sorted(range(len(self.created)), key=self.created.__getitem__)
+        self.sorted_created = array("q", (self.created[i] for i in order))
+        self.sorted_docs = array("q", (offset + i for i in order))
+        self._lengths: dict[str, bytes] = {}
+
+    def lengths(self, reader, fieldname: str) -> bytes:
+        """Each document's length in this field, as Whoosh's one-byte code."""
+        found = self._lengths.get(fieldname)
+        if found is None:
+            column = reader._perdoc._cached_reader(f"_{fieldname}_len", LENGTHS_COLUMN)
+            count = reader.doc_count_all()
+            found = bytes(column[i] for i in range(count)) if column else bytes(count)
+            self._lengths[fieldname] = found
+        return found
+
+
+class View:
+    """One searcher's picture of the index, with the sets computed on it."""
+
+    def __init__(self, engine: Engine, searcher, folder: str) -> None:
+        self.engine = engine
+        self.searcher = searcher
+        self.leaves = []
+        self.deleted: set[int] = set()
+        for reader, offset in searcher.ixreader.leaf_readers():
+            key = (folder, reader.segment().segment_id(), offset)
+            self.leaves.append((reader, offset, key))
+            if reader.has_deletions():
+                self.deleted.update(offset + d for d in reader.deleted_docs_set)
+        self.size = searcher.doc_count_all()
+        self._sets: dict = {}
+        self._combo: array | None = None
+        self._created: array | None = None
+
+    def leaf(self, reader, offset: int, key) -> Leaf:
+        cached = self.engine.leaves.get(key)
+        if cached is None:
+            cached = Leaf(reader, offset)
+            self.engine.leaves[key] = cached
+        return cached
+
+    # Sets ------------------------------------------------------------------------------------
+
+    def term(self, fieldname: str, text: str) -> frozenset[int]:
+        key = ("term", fieldname, text)
+        found = self._sets.get(key)
+        if found is not None:
+            return found
+        parts = [p.docs for _, _, _, p in self.postings(fieldname, text) if p.docs]
+        found = parts[0] if len(parts) == 1 else frozenset().union(*parts)
+        self._sets[key] = found
+        return found
+
+    def postings(self, fieldname: str, text: str) -> list:
+        """(reader, offset, leaf key, Postings) for each segment, cached per segment."""
+        found = []
+        for reader, offset, leaf_key in self.leaves:
+            cache_key = (leaf_key, fieldname, text)
+            postings = self.engine.terms.get(cache_key)
+            if postings is None:
+                ids, weights = _leaf_postings(reader, fieldname, text)
+                postings = Postings(frozenset(offset + d for d in ids), ids, weights)
+                self.engine.terms.put(cache_key, postings)
+            found.append((reader, offset, leaf_key, postings))
+        return found
+
+    # BM25F ------------------------------------------------------------------------------------
+
+    def scores(self, stem: str) -> dict[int, float]:
+        """BM25F score of every document holding this term, summed over the text fields."""
+        key = ("scores", stem)
+        found = self._sets.get(key)
+        if found is not None:
+            return found
+        found = {}
+        for fieldname in TEXT_FIELDS:
+            part = self._field_scores(fieldname, stem)
+            if not found:
+                found = dict(part)
+            else:
+                for doc, score in part.items():
+                    found[doc] = found.get(doc, 0.0) + score
+        self._sets[key] = found
+        return found
+
+    def _field_scores(self, fieldname: str, text: str) -> dict[int, float]:
+        searcher = self.searcher
+        frequency = searcher.doc_frequency(fieldname, text)
+        if not frequency:
+            return {}
+        idf = log(self.size / (frequency + 1)) + 1
+        average = searcher.avg_field_length(fieldname) or 1.0
+        top = idf * (K1 + 1)
+        fixed, scaled = K1 * (1 - B), K1 * B / average
+        found: dict[int, float] = {}
+        for reader, offset, leaf_key, postings in self.postings(fieldname, text):
+            if not postings.ids:
+                continue
+            codes = self.leaf(reader, offset, leaf_key).lengths(reader, fieldname)
+            lengths = [LENGTHS[codes[i]] for i in postings.ids]
+            found.update(
+                zip(
+                    [offset + i for i in postings.ids],
+                    [
+                        top * w / (w + fixed + scaled * n)
+                        for w, n in zip(postings.weights, lengths, strict=True)
+                    ],
+                    strict=True,
+                )
+            )
+        return found
+
+    def rank(self, tree, docs: frozenset[int], count: int) -> list[int]:
+        """The `count` best of `docs` by the summed BM25F scores of the query's terms."""
+        tables = [self.scores(stem) for stem in _scored_stems(tree, self)]
+        if not tables:
+            return self.newest(docs, count)
+        if len(tables) == 1:
+            score = tables[0].get
+            return heapq.nlargest(count, docs, key=lambda d: (score(d, 0.0), -d))
+        getters = [t.get for t in tables]
+        return heapq.nlargest(count, docs, key=lambda d: (sum(get(d, 0.0) for get in getters), -d))
+
+    def word(self, stem: str) -> frozenset[int]:
+        key = ("word", stem)
+        if key not in self._sets:
+            self._sets[key] = frozenset().union(*(self.term(f, stem) for f in TEXT_FIELDS))
+        return self._sets[key]
+
+    def everything(self) -> frozenset[int]:
+        if ("all",) not in self._sets:
+            self._sets[("all",)] = frozenset(range(self.size))
+        return self._sets[("all",)]
+
+    def expand(self, prefix: str) -> list[str]:
+        found: set[str] = set()
+        for fieldname in TEXT_FIELDS:
+            for reader, _, _ in self.leaves:
+                for term in reader.expand_prefix(fieldname, prefix):
+                    found.add(term.decode() if isinstance(term, bytes) else term)
+                    if len(found) >= MAX_EXPANSIONS:
+                        return sorted(found)
+        return sorted(found)
+
+    def docs(self, node) -> frozenset[int]:
+        if isinstance(node, Terms):
+            return _intersect([self.word(s) for s in node.stems])
+        if isinstance(node, PhraseTerms):
+            phrase = wq.Or([wq.Phrase(f, list(node.stems)) for f in ("title", "body")])
+            return frozenset(phrase.docs(self.searcher))
+        if isinstance(node, Prefix):
+            terms = self.expand(node.text)
+            return frozenset().union(*(self.word(t) for t in terms)) if terms else frozenset()
+        if isinstance(node, Filter):
+            return self.term(node.field, node.value)
+        if isinstance(node, DateBound):
+            return self.dated(node)
+        if isinstance(node, And):
+            positive = [self.docs(c) for c in node.children if not isinstance(c, Not)]
+            result = _intersect(positive) if positive else self.everything()
+            for child in node.children:
+                if isinstance(child, Not) and result:
+                    result = result - self.docs(child.child)
+            return result
+        if isinstance(node, Or):
+            return frozenset().union(*(self.docs(c) for c in node.children))
+        if isinstance(node, Not):
+            return self.everything() - self.docs(node.child)
+        raise TypeError(f"unknown query node {node!r}")
+
+    def dated(self, bound: DateBound) -> frozenset[int]:
+        import bisect
+
+        limit = datetime_to_long(datetime.combine(bound.day, time()))
+        found: set[int] = set()
+        for reader, offset, key in self.leaves:
+            leaf = self.leaf(reader, offset, key)
+            cut = bisect.bisect_left(leaf.sorted_created, limit)
+            part = leaf.sorted_docs[cut:] if bound.field == "after" else leaf.sorted_docs[:cut]
+            found.update(part)
+        return frozenset(found)
+
+    def hidden(self, access: Access) -> frozenset[int]:
+        """Documents this viewer may not see (plus deleted ones)."""
+        key = ("hidden", access)
+        if key in self._sets:
+            return self._sets[key]
+        parts = [self.term("status", "deleted"), frozenset(self.deleted)]
+        parts += [self.term("community", c) for c in access.unreadable]
+        if access.moderated is not None:
+            moderated = frozenset().union(*(self.term("community", c) for c in access.moderated))
+            pending = self.term("status", "pending") - moderated
+            if access.viewer_id:
+                pending = pending - self.term("author_id", access.viewer_id)
+            parts += [pending, self.term("status", "hidden") - moderated]
+        found = frozenset().union(*parts)
+        self._sets[key] = found
+        return found
+
+    # Counting and ordering ---------------------------------------------------------------------
+
+    def combo(self) -> array:
+        if self._combo is None:
+            combo = array("q")
+            for reader, offset, key in self.leaves:
+                combo.extend(self.leaf(reader, offset, key).combo)
+            self._combo = combo
+        return self._combo
+
+    def created(self) -> array:
+        if self._created is None:
+            created = array("q")
+            for reader, offset, key in self.leaves:
+                created.extend(self.leaf(reader, offset, key).created)
+            self._created = created
+        return self._created
+
+    def facets(self, docs: frozenset[int]) -> tuple[dict[str, int], dict[int, int]]:
+        counts = Counter(map(self.combo().__getitem__, docs))
+        types: Counter = Counter()
+        communities: Counter = Counter()
+        for code, n in counts.items():
+            kind = code & 7
+            if kind < len(TYPES):
+                types[TYPES[kind]] += n
+            if code >> 3:
+                communities[code >> 3] += n
+        return dict(types), dict(communities)
+
+    def newest(self, docs: frozenset[int], count: int) -> list[int]:
+        created = self.created()
+        if len(docs) <= NEWEST_SCAN:
+            return heapq.nlargest(count, docs, key=lambda d: (created[d], d))
+        streams = [
+            reversed(self.leaf(r, o, k).sorted_docs) for r, o, k in self.leaves
+        ]  # each newest first
+        found = []
+        for doc in heapq.merge(*streams, key=created.__getitem__, reverse=True):
+            if doc in docs:
+                found.append(doc)
+                if len(found) == count:
+                    break
+        return found
+
+
+def _intersect(sets: list[frozenset[int]]) -> frozenset[int]:
+    sets = sorted(sets, key=len)
+    result = sets[0]
+    for other in sets[1:]:
+        if not result:
+            break
+        result = result & other
+    return result
+
+
+# Scoring --------------------------------------------------------------------------------------
+
+
+def _scored_stems(tree, view: View) -> list[str]:
+    """The index terms that rank results: positive words, phrase words and prefix terms."""
+    stems: list[str] = []
+    for node, negated in walk(tree):
+        if negated:
+            continue
+        if isinstance(node, (Terms, PhraseTerms)):
+            stems.extend(node.stems)
+        elif isinstance(node, Prefix):
+            stems.extend(view.expand(node.text))
+    return list(dict.fromkeys(stems))
+
+
+def highlight_terms(tree, view: View) -> highlight.Matcher:
+    found: set[str] = set()
+    prefixes: list[str] = []
+    for node, negated in walk(tree):
+        if negated:
+            continue
+        if isinstance(node, (Terms, PhraseTerms)):
+            found.update(node.stems)
+        elif isinstance(node, Prefix):
+            prefixes.append(node.text)
+    return highlight.Matcher(frozenset(found), tuple(prefixes))
+
+
+# Running --------------------------------------------------------------------------------------
+
+
+class Engine:
+    def __init__(self, store: IndexStore) -> None:
+        self.store = store
+        self.terms = SetCache(CACHED_IDS)
+        self.leaves: dict = {}
+        self._local = threading.local()
+
+    def view(self) -> View:
+        searcher = self.store.searcher()
+        local = self._local
+        if getattr(local, "searcher", None) is not searcher:
+            local.view = View(self, searcher, self.store.current_name() or "")
+            local.searcher = searcher
+            self._forget_old_leaves()
+        return local.view
+
+    def _forget_old_leaves(self) -> None:
+        if len(self.leaves) > 64:  # segments merged away long ago
+            for key in list(self.leaves)[: len(self.leaves) - 64]:
+                self.leaves.pop(key, None)
+
+    def run(self, plan: Plan) -> Outcome:
+        try:
+            return self._run(plan)
+        except IndexUnavailable:
+            raise
+        except OSError:
+            # A commit may have removed a file this searcher had not opened yet: reopen once.
+            self.store.drop_searcher()
+            self._local.searcher = None
+            return self._run(plan)
+
+    def _run(self, plan: Plan) -> Outcome:
+        view = self.view()
+        tree = plan.tree
+        matched = view.docs(tree) if tree is not None else view.everything()
+        allowed = matched - view.hidden(plan.access)
+        total = len(allowed)
+        types, communities = view.facets(allowed)
+        start = (plan.page - 1) * plan.per_page
+        wanted = start + plan.per_page
+        if start >= total:
+            page = []
+        elif plan.sort == "newest" or tree is None:
+            page = view.newest(allowed, wanted)[start:]
+        else:
+            page = view.rank(tree, allowed, wanted)[start:]
+        matcher = (
+            highlight_terms(tree, view) if tree is not None else highlight.Matcher(frozenset())
+        )
+        hits = [self._hit(view, docnum, matcher) for docnum in page]
+        corrections = {}
+        if plan.suggest and tree is not None and total < FEW:
+            corrections = self._corrections(view, tree, plan.access, total)
+        return Outcome(total, hits, types, communities, corrections)
+
+    @staticmethod
+    def _hit(view: View, docnum: int, matcher: highlight.Matcher) -> dict:
+        stored = view.searcher.stored_fields(docnum)
+        title = stored.get("title") or stored.get("heading") or ""
+        body = stored.get("body", "")
+        passage, at = highlight.snippet(body, matcher)
+        file = None
+        for name, start, end in stored.get("files") or ():
+            if at is None and file is None:
+                file = name  # nothing matched inside: name the first file
+            if at is not None and start <= at < end:
+                file = name
+        return {
+            "type": stored["type"],
+            "id": stored["id"],
+            "title": title,
+            "title_html": highlight.mark_all(title, matcher),
+            "snippet": passage,
+            "community_id": int(stored.get("community") or 0),
+            "author": stored.get("author") or stored.get("username"),
+            "thread_id": int(stored["thread"]) if stored.get("thread") else None,
+            "created": stored.get("created"),
+            "file": file,
+            "status": stored.get("status"),
+        }
+
+    @staticmethod
+    def _corrections(view: View, tree, access: Access, total: int) -> dict[str, str]:
+        """Better-known spellings of the query's words, when they find more for this viewer."""
+        corrections: dict[str, str] = {}
+        corrector = view.searcher.corrector("title")
+        hidden = view.hidden(access)
+        for node, negated in walk(tree):
+            if negated or not isinstance(node, Terms) or len(node.stems) != 1:
+                continue
+            word = node.original
+            if len(word) < 3 or not word.isalpha():
+                continue
+            current = len(view.word(node.stems[0]) - hidden)
+            best, best_count = None, max(current, total)
+            for candidate in corrector.suggest(word, limit=5, maxdist=2, prefix=1):
+                candidate_stems = stems(candidate)
+                if not candidate_stems or candidate == word:
+                    continue
+                count = len(_intersect([view.word(s) for s in candidate_stems]) - hidden)
+                if count > best_count:
+                    best, best_count = candidate, count
+            if best:
+                corrections[word] = best
+        return corrections

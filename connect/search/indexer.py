@@ -1,0 +1,320 @@
+"""The search indexer: the only writer of the Whoosh index.
+
+It follows the event log from the cursor stored inside the index folder (so that index and
+cursor move together), turns events into the keys of the things they touched, reloads those
+from the database and writes them in one commit, at most every COMMIT_INTERVAL seconds.
+Replaying an event is harmless (documents are replaced whole by key), so a crash between the
+Whoosh commit and the cursor write costs a little work, never a wrong index.
+
+Why not a plain Consumer: a Consumer's handle() runs inside a write transaction, and on SQLite
+that would hold the database's write lock during every Whoosh commit. So the indexer registers
+a Consumer only as the door the event loop knocks on (and for `site.drain()` in tests and
+`connect demo`, where it indexes inline), and when workers run in the background it does the
+work in its own task, outside any transaction, while this process holds the "indexer" lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from whoosh import index as whoosh_index
+
+from connect import events
+from connect.db import utcnow
+from connect.events import Event
+from connect.search import documents
+from connect.search.codec import ConnectCodec
+from connect.search.store import IndexStore
+from connect.workers import LEASE, Consumer
+
+log = logging.getLogger("connect.search")
+COMMIT_INTERVAL = 0.6  # seconds between commits under load: a new post waits at most this
+EVENT_BATCH = 1_000
+WRITER_TIMEOUT = 30.0
+REBUILD_LIMIT_MB = 256  # per writing process (1024 measured no faster)
+IDLE_POLL = 1.0
+MEMBER_EVENTS = {"member.created", "member.updated", "member.deleted", "member.suspended"}
+IGNORED_POST_EVENTS = {"post.recommended", "post.unrecommended"}
+FOLLOWED = ("status", "community")  # a thread's fields its replies' documents copy
+
+
+def keys_for(event: Event) -> set[str]:
+    """The index documents an event may have changed."""
+    kind = event.type.split(".", 1)[0]
+    subject = event.subject_id
+    data = event.data or {}
+    if kind == "thread" and subject:
+        return {f"thread:{subject}"}
+    if kind == "post" and subject and event.type not in IGNORED_POST_EVENTS:
+        return {f"post:{subject}"}
+    if kind == "entry":
+        entry_id = data.get("entry_id") or subject
+        return {f"entry:{entry_id}"} if entry_id else set()
+    if event.type in MEMBER_EVENTS and subject:
+        return {f"member:{subject}"}
+    if kind == "community" and subject:
+        return {f"community:{subject}"}
+    return set()
+
+
+@dataclass
+class RebuildReport:
+    documents: int
+    rows: int
+    seconds: float
+    path: Path
+
+    @property
+    def per_second(self) -> float:
+        return self.documents / self.seconds if self.seconds else 0.0
+
+
+class Indexer:
+    def __init__(self, context, store: IndexStore) -> None:
+        self.context = context
+        self.store = store
+        self.consumer = Consumer("indexer", self._handle)
+        self.background = False
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-writer")
+        self._last_commit = 0.0
+        self._verified: str | None = None  # the index folder last found healthy
+        self.suspect = False  # set when a search or a write failed on the index
+
+    # Running -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Index in the background from now on (`connect serve` with workers, `connect worker`)."""
+        self.background = True
+        if self._task is None:
+            self._task = asyncio.create_task(self._run_forever())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.background = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _handle(self, session, batch: list[Event]) -> None:
+        # Runs inside the workers' transaction: in the background, only pass the word on.
+        if self.background:
+            self.wake()
+            return
+        await self.catch_up()
+
+    async def _run_forever(self) -> None:
+        workers = self.context.workers
+        while True:
+            try:
+                if await workers.acquire("indexer"):
+                    await self.catch_up(pace=True)
+                    await self._sleep(IDLE_POLL)
+                else:
+                    await self._sleep(LEASE.total_seconds() / 3)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("search indexer failed; retrying shortly")
+                self.suspect = True
+                await asyncio.sleep(2)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        self._wake.clear()
+
+    async def _in_writer(self, fn: Callable, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._writer_thread, fn, *args)
+
+    # Following the event log ---------------------------------------------------------------
+
+    async def catch_up(self, *, pace: bool = False) -> int:
+        """Index every event after the cursor; rebuild first if the index is unusable."""
+        async with self._lock:
+            path = self.store.current_path()
+            if path is None or self.suspect or self._verified != path.name:
+                problem = await self._in_writer(self.store.problem)
+                if problem is None and await self._log_was_pruned(path):
+                    problem = "events the index has not seen were pruned from the log"
+                if problem is not None and path is None and await self._log_is_whole():
+                    # A new site: replaying its whole event log is the same as a rebuild.
+                    path = await self._in_writer(self.store.new_generation)
+                    self.store.swap(path)
+                elif problem is not None:
+                    log.warning("rebuilding the search index: %s", problem)
+                    await self._rebuild()
+                    path = self.store.current_path()
+                self._verified, self.suspect = path.name, False
+            if pace:
+                wait = self._last_commit + COMMIT_INTERVAL - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            return await self._follow(path)
+
+    async def _log_is_whole(self) -> bool:
+        """Whether the event log still starts at its first event (nothing pruned yet)."""
+        async with self.context.db.read() as session:
+            first = (await session.execute(select(func.min(Event.id)))).scalar()
+        return first is None or first == 1
+
+    async def _log_was_pruned(self, path: Path | None) -> bool:
+        if path is None:
+            return False
+        cursor = self.store.read_meta(path).cursor
+        async with self.context.db.read() as session:
+            first = (await session.execute(select(func.min(Event.id)))).scalar()
+        return first is not None and cursor + 1 < first
+
+    async def _follow(self, path: Path) -> int:
+        cursor = self.store.read_meta(path).cursor
+        handled = 0
+        while True:
+            async with self.context.db.read() as session:
+                batch = await events.read_since(session, cursor, limit=EVENT_BATCH)
+                if batch.cursor == cursor:
+                    return handled
+                keys: set[str] = set()
+                for event in batch.events:
+                    keys |= keys_for(event)
+                docs = await documents.load(session, keys) if keys else {}
+            threads = [k for k in docs if k.startswith("thread:")]
+            if threads:
+                changed = await self._in_writer(self._status_changed, path, threads, docs)
+                if changed:
+                    async with self.context.db.read() as session:
+                        docs.update(await documents.thread_posts(session, changed))
+            await self._in_writer(self._write, path, docs, batch.cursor)
+            handled += len(batch.events)
+            cursor = batch.cursor
+
+    def _status_changed(self, path: Path, keys: list[str], docs: dict) -> list[int]:
+        """Threads whose visibility or community changed: their replies must follow."""
+        changed = []
+        with whoosh_index.open_dir(str(path)).searcher() as searcher:
+            for key in keys:
+                old = searcher.document(key=key)
+                new = docs[key] or {}
+                if old is not None and any(old.get(f) != new.get(f) for f in FOLLOWED):
+                    changed.append(int(key.split(":")[1]))
+        return changed
+
+    def _write(self, path: Path, docs: dict[str, dict | None], cursor: int) -> None:
+        if docs:
+            writer = whoosh_index.open_dir(str(path)).writer(
+                timeout=WRITER_TIMEOUT, codec=ConnectCodec(), compound=False
+            )
+            try:
+                for key, doc in docs.items():
+                    if doc is None:
+                        writer.delete_by_term("key", key)
+                    else:
+                        writer.update_document(**doc)
+                writer.commit()
+            except BaseException:
+                self.suspect = True
+                writer.cancel()
+                raise
+            self._last_commit = time.monotonic()
+        self.store.write_meta(path, cursor)
+        if docs:
+            self.store.changed()
+
+    # Rebuilding ----------------------------------------------------------------------------
+
+    async def rebuild(
+        self, *, progress: Callable[[int, int], None] | None = None, procs: int = 1
+    ) -> RebuildReport:
+        """Build a whole new index from the database beside the current one, then swap it in."""
+        async with self._lock:
+            report = await self._rebuild(progress=progress, procs=procs)
+            self._verified = report.path.name
+            return report
+
+    async def _rebuild(
+        self, *, progress: Callable[[int, int], None] | None = None, procs: int = 1
+    ) -> RebuildReport:
+        started = time.perf_counter()
+        self.store.rebuilding = True
+        path = await self._in_writer(self.store.new_generation)
+        try:
+            cursor = await self._snapshot_cursor()
+            total = await documents.count_all(self.context.db)
+            if progress:
+                progress(0, total)
+            writer = await self._in_writer(self._rebuild_writer, path, procs)
+            added = rows = 0
+            pending = None
+            try:
+                async for read, docs in documents.stream(self.context.db):
+                    if pending is not None:
+                        await pending  # the writer works on one batch while we read the next
+                    pending = asyncio.ensure_future(self._in_writer(_add_all, writer, docs))
+                    added += len(docs)
+                    rows += read
+                    if progress:
+                        progress(rows, total)
+                if pending is not None:
+                    await pending
+                await self._in_writer(writer.commit)
+            except BaseException:
+                await self._in_writer(writer.cancel)
+                raise
+            self.store.write_meta(path, cursor)
+            self.store.swap(path)
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+        finally:
+            self.store.rebuilding = False
+        self._last_commit = time.monotonic()
+        return RebuildReport(added, rows, time.perf_counter() - started, path)
+
+    @staticmethod
+    def _rebuild_writer(path: Path, procs: int):
+        ix = whoosh_index.open_dir(str(path))
+        # Separate files per segment, not one compound file: opening a compound segment
+        # copies its postings into memory (a second per big segment, at every reopen).
+        options = {"limitmb": REBUILD_LIMIT_MB, "codec": ConnectCodec(), "compound": False}
+        if procs > 1:
+            # Each process writes its own segment (no merge at the end): analysis in parallel.
+            return ix.writer(procs=procs, multisegment=True, **options)
+        return ix.writer(timeout=WRITER_TIMEOUT, **options)
+
+    async def _snapshot_cursor(self) -> int:
+        """The cursor a rebuild starts from: its changes are read after this point.
+
+        Recent events are replayed again (harmless) because on PostgreSQL an id below the
+        latest one may still commit.
+        """
+        async with self.context.db.read() as session:
+            latest = await events.latest_id(session)
+            recent = (
+                await session.execute(
+                    select(func.min(Event.id)).where(
+                        Event.created_at > utcnow() - 2 * events.GAP_GRACE - timedelta(seconds=1)
+                    )
+                )
+            ).scalar()
+        return min(latest, recent - 1) if recent else latest
+
+
+def _add_all(writer, docs: list[dict]) -> None:
+    for doc in docs:
+        writer.add_document(**doc)

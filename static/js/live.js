@@ -1,0 +1,187 @@
+// Live updates: new posts appear in place, boards count new threads, the bell counts up.
+// Small and framework-free; pages work fully without it. Reconnects with backoff and
+// resumes from the last event seen, so nothing is missed.
+(function () {
+  "use strict";
+  if (!("WebSocket" in window)) return;
+
+  var lastId = 0;
+  var channels = [];
+  var socket = null;
+  var delay = 1000;
+  var newThreads = 0;
+  var announcer = null;
+
+  function announce(text) {
+    if (!announcer) return;
+    announcer.textContent = "";
+    window.setTimeout(function () { announcer.textContent = text; }, 50);
+  }
+
+  function collectChannels() {
+    var thread = document.querySelector("[data-live-thread]");
+    if (thread) channels.push("thread:" + thread.getAttribute("data-live-thread"));
+    var board = document.querySelector("[data-live-board]");
+    if (board) channels.push("community:" + board.getAttribute("data-live-board"));
+    if (document.body.hasAttribute("data-signed-in")) channels.push("me");
+    if (document.querySelector("[data-live-moderation]")) channels.push("moderation");
+    var cursor = document.querySelector("[data-live-cursor]");
+    if (cursor) lastId = parseInt(cursor.getAttribute("data-live-cursor"), 10) || 0;
+  }
+
+  function fetchPost(id) {
+    return fetch("/posts/" + id + "/fragment", { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error("post " + id + " is not visible");
+      return r.text();
+    });
+  }
+
+  function placePost(id, replace, gone) {
+    var container = document.querySelector("[data-live-thread]");
+    if (!container) return;
+    var existing = document.getElementById("post-" + id);
+    if (existing && !replace) return;
+    // A new reply belongs after the last page's posts: not at the end of an earlier page.
+    if (!existing && document.querySelector('.pager a[rel="next"]')) return;
+    fetchPost(id).then(function (html) {
+      var holder = document.createElement("div");
+      holder.innerHTML = html;
+      var article = holder.querySelector("article.post");
+      if (!article) return;
+      var current = document.getElementById("post-" + id);
+      if (current) {
+        current.replaceWith(article);
+      } else {
+        article.classList.add("live-new");
+        container.appendChild(article);
+        var by = article.querySelector(".post-by");
+        announce("New reply" + (by ? " from " + by.textContent.trim() : ""));
+      }
+    }).catch(function () {
+      // Not visible to us: nothing to show, and a post hidden meanwhile leaves the page.
+      var shown = gone && document.getElementById("post-" + id);
+      if (shown) { shown.remove(); announce("A post was hidden by a moderator"); }
+    });
+  }
+
+  function showNewThreads(slug) {
+    var banner = document.querySelector("[data-live-board]");
+    if (!banner) return;
+    newThreads += 1;
+    banner.hidden = false;
+    banner.textContent = "";
+    var text = document.createTextNode(newThreads + " new thread" + (newThreads === 1 ? "" : "s") + " — ");
+    var link = document.createElement("a");
+    link.href = "/c/" + slug;
+    link.textContent = "show";
+    banner.appendChild(text);
+    banner.appendChild(link);
+    announce(newThreads + " new thread" + (newThreads === 1 ? "" : "s"));
+  }
+
+  function bumpBell() {
+    var bell = document.querySelector("[data-live-count]");
+    if (!bell) return;
+    var count = bell.querySelector(".count");
+    if (!count) {
+      count = document.createElement("span");
+      count.className = "count";
+      count.textContent = "0";
+      bell.appendChild(document.createTextNode(" "));
+      bell.appendChild(count);
+    }
+    count.textContent = String((parseInt(count.textContent, 10) || 0) + 1);
+    announce("New notification");
+  }
+
+  function handle(message) {
+    if (message.op === "resync") {
+      var banner = document.querySelector("[data-live-board]") || document.querySelector(".live-banner");
+      announce("New activity: reload the page to see it.");
+      if (banner) { banner.hidden = false; banner.textContent = "New activity: reload the page to see it."; }
+      return;
+    }
+    if (message.op !== "event") return;
+    if (message.id <= lastId) return;
+    lastId = message.id;
+    var data = message.data || {};
+    if (message.channel.indexOf("thread:") === 0) {
+      if ((message.type === "post.created" || message.type === "post.approved") && data.post) placePost(data.post.id, false);
+      if (message.type === "post.hidden" && data.post) placePost(data.post.id, true, true);
+      if ((message.type === "post.updated" || message.type === "post.hidden") && data.post) placePost(data.post.id, true);
+      if (message.type === "post.deleted" && data.post_id) placePost(data.post_id, true);
+    } else if (message.channel.indexOf("community:") === 0) {
+      if ((message.type === "thread.created" || message.type === "thread.approved") && data.thread) showNewThreads(data.thread.community || message.channel.slice(10));
+    } else if (message.channel === "me") {
+      if (message.type === "notification.created") bumpBell();
+    } else if (message.channel === "moderation") {
+      document.dispatchEvent(new CustomEvent("connect:moderation", { detail: message }));
+    }
+  }
+
+  // The moderation queue refetches its list when the queue changes; while a decision is
+  // being typed it offers a refresh instead, so nothing is lost under the moderator's hands.
+  var queueTimer = null;
+  function refreshQueue(force) {
+    var queue = document.querySelector("[data-moderation-queue]");
+    if (!queue) return;
+    var banner = document.querySelector("[data-queue-banner]");
+    var active = document.activeElement;
+    var typing = active && queue.contains(active) && (active.tagName === "TEXTAREA" || active.value);
+    if (typing && !force) {
+      if (banner && banner.hidden) {
+        banner.textContent = "The queue changed. ";
+        var show = document.createElement("button");
+        show.type = "button";
+        show.textContent = "Show the new queue";
+        show.addEventListener("click", function () { refreshQueue(true); });
+        banner.appendChild(show);
+        banner.hidden = false;
+      }
+      return;
+    }
+    fetch(queue.getAttribute("data-fragment"), { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error("queue");
+      return r.text();
+    }).then(function (html) {
+      var picked = Array.prototype.map.call(queue.querySelectorAll("input[name=item]:checked"), function (box) { return box.value; });
+      queue.innerHTML = html;
+      Array.prototype.forEach.call(queue.querySelectorAll("input[name=item]"), function (box) {
+        if (picked.indexOf(box.value) !== -1) box.checked = true;
+      });
+      if (banner) banner.hidden = true;
+      var total = queue.querySelector("[data-queue-total]");
+      announce("Moderation queue updated: " + (total ? total.textContent : "some") + " waiting.");
+    }).catch(function () { /* try again on the next change */ });
+  }
+  document.addEventListener("connect:moderation", function () {
+    window.clearTimeout(queueTimer);
+    queueTimer = window.setTimeout(function () { refreshQueue(false); }, 300);
+  });
+
+  function connect() {
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + window.location.host + "/api/v1/live");
+    socket.onopen = function () {
+      delay = 1000;
+      channels.forEach(function (channel) {
+        socket.send(JSON.stringify({ op: "subscribe", channel: channel }));
+      });
+      if (lastId) socket.send(JSON.stringify({ op: "resume", last_event_id: lastId }));
+    };
+    socket.onmessage = function (event) {
+      try { handle(JSON.parse(event.data)); } catch (e) { /* ignore a bad frame */ }
+    };
+    socket.onclose = function () {
+      socket = null;
+      window.setTimeout(connect, delay + Math.floor(Math.random() * 500));
+      delay = Math.min(delay * 2, 30000);
+    };
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    announcer = document.getElementById("live-announcer");
+    collectChannels();
+    if (channels.length) connect();
+  });
+})();

@@ -1,0 +1,164 @@
+"""Moderators' actions on content: hide and restore, edit, lock and pin, move, merge, split."""
+
+from tests.conftest import csrf_from, error_code
+from tests.moderation.helpers import board, hand_over, log_rows, notifications, reply, start
+
+
+def test_hide_and_restore_a_post(site, admin, alice, bob):
+    owner, (a, b) = board(site, admin, alice, bob)
+    thread = start(a, title="Open")
+    post = reply(a, thread["id"], "Questionable")
+    hidden = owner.post(f"/api/v1/posts/{post['id']}/hide", json={"reason": "Off topic"})
+    assert hidden.status_code == 200 and hidden.json()["status"] == "hidden"
+    shown = b.get(f"/api/v1/threads/{thread['id']}").json()
+    assert post["id"] not in [p["id"] for p in shown["posts"]]
+    assert shown["thread"]["post_count"] == 1
+    assert (
+        error_code(b.post(f"/api/v1/posts/{thread['first_post_id']}/hide", json={})) == "forbidden"
+    )
+    restored = owner.post(f"/api/v1/posts/{post['id']}/restore", json={"reason": "On second look"})
+    assert restored.status_code == 200 and restored.json()["status"] == "published"
+    assert b.get(f"/api/v1/threads/{thread['id']}").json()["thread"]["post_count"] == 2
+    assert error_code(owner.post(f"/api/v1/posts/{post['id']}/restore", json={})) == "conflict"
+    site.drain()
+    assert [n.title for n in notifications(site, alice)] == [
+        "Your post “Open” was hidden by a moderator",
+        "Your post “Open” was restored",
+    ]
+    assert "Reason: Off topic" in notifications(site, alice)[0].excerpt
+
+
+def test_hide_from_the_thread_tools_page(site, admin, alice):
+    owner, (a,) = board(site, admin, alice)
+    thread = start(a, title="Open")
+    post = reply(a, thread["id"], "Questionable")
+    assert f"/threads/{thread['id']}/moderate" in owner.get(f"/threads/{thread['id']}").text
+    tools = owner.get(f"/threads/{thread['id']}/moderate")
+    assert tools.status_code == 200
+    assert a.get(f"/threads/{thread['id']}/moderate").status_code == 403
+    answer = owner.post(
+        f"/posts/{post['id']}/hide", data={"csrf_token": csrf_from(tools.text), "reason": "No"}
+    )
+    assert answer.status_code == 200 and "The post is hidden." in answer.text
+    assert a.get(f"/api/v1/posts/{post['id']}").status_code == 404
+
+
+def test_moderators_edit_keeps_history_and_logs_before_and_after(site, admin, alice):
+    owner, (a,) = board(site, admin, alice)
+    thread = start(a, title="Open", body="Original words")
+    assert (
+        owner.patch(
+            f"/api/v1/posts/{thread['first_post_id']}", json={"body": "Tidied words"}
+        ).status_code
+        == 200
+    )
+    history = a.get(f"/api/v1/posts/{thread['first_post_id']}/history").json()["items"]
+    assert history[0]["editor"]["username"] == "root"
+    row = log_rows(site)[-1]
+    assert row.action == "post.edit" and row.actor_name == "root" and row.target_name == "alice"
+    assert row.before == {"body": "Original words"} and row.after == {"body": "Tidied words"}
+    # The author's own edit is not a moderator action.
+    assert (
+        a.patch(f"/api/v1/posts/{thread['first_post_id']}", json={"body": "Mine again"}).status_code
+        == 200
+    )
+    assert (
+        log_rows(site)[-1].action == "post.edit"
+        and len([r for r in log_rows(site) if r.action == "post.edit"]) == 1
+    )
+
+
+def test_lock_and_pin_are_logged(site, admin, alice):
+    owner, (a,) = board(site, admin, alice)
+    thread = start(a, title="Open")
+    for change, action in (
+        ({"pinned": True}, "thread.pin"),
+        ({"locked": True}, "thread.lock"),
+        ({"locked": False}, "thread.unlock"),
+        ({"pinned": False}, "thread.unpin"),
+    ):
+        assert owner.patch(f"/api/v1/threads/{thread['id']}", json=change).status_code == 200
+        assert log_rows(site)[-1].action == action
+
+
+def test_move_a_thread_to_a_community_the_moderator_moderates(site, admin, alice, bob):
+    owner, (a, b) = board(site, admin, alice, bob)
+    site.community(owner, "archive")
+    site.community(owner, "elsewhere")
+    mod = hand_over(site, owner, "youth", site.member("mod"), role="moderator")
+    hand_over(site, owner, "archive", site.member("mod2"), role="moderator")
+    assert (
+        owner.put("/api/v1/communities/archive/members/mod", json={"role": "moderator"}).status_code
+        == 200
+    )
+    thread = start(a, title="Belongs in the archive")
+    reply(b, thread["id"], "Agreed")
+    refused = mod.post(f"/api/v1/threads/{thread['id']}/move", json={"community": "elsewhere"})
+    assert error_code(refused) == "forbidden"
+    moved = mod.post(
+        f"/api/v1/threads/{thread['id']}/move", json={"community": "archive", "reason": "Old"}
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["community"] == "archive"
+    listing = site.anonymous().get("/api/v1/communities/archive/threads").json()["items"]
+    assert [t["id"] for t in listing] == [thread["id"]]
+    assert site.anonymous().get("/api/v1/communities/youth/threads").json()["items"] == []
+    shown = site.anonymous().get(f"/api/v1/threads/{thread['id']}").json()
+    assert shown["thread"]["community"] == "archive" and len(shown["posts"]) == 2
+    row = log_rows(site)[-1]
+    assert row.action == "thread.move" and row.before == {"community": "youth"}
+
+
+def test_merge_two_threads(site, admin, alice, bob):
+    owner, (a, b) = board(site, admin, alice, bob)
+    first = start(a, title="Meeting time")
+    reply(b, first["id"], "Tuesday?")
+    second = start(b, title="When do we meet")
+    reply(a, second["id"], "Wednesday")
+    merged = owner.post(f"/api/v1/threads/{second['id']}/merge", json={"into": first["id"]})
+    assert merged.status_code == 200, merged.text
+    shown = site.anonymous().get(f"/api/v1/threads/{first['id']}").json()
+    assert [p["body"] for p in shown["posts"]] == [
+        "Who is in?",
+        "Tuesday?",
+        "Who is in?",
+        "Wednesday",
+    ]
+    assert shown["thread"]["post_count"] == 4
+    assert site.anonymous().get(f"/api/v1/threads/{second['id']}").status_code == 404
+    assert (
+        error_code(owner.post(f"/api/v1/threads/{first['id']}/merge", json={"into": first["id"]}))
+        == "invalid"
+    )
+    assert log_rows(site)[-1].action == "thread.merge"
+
+
+def test_split_replies_into_a_new_thread(site, admin, alice, bob):
+    owner, (a, b) = board(site, admin, alice, bob)
+    thread = start(a, title="Mixed topics")
+    keep = reply(b, thread["id"], "On topic")
+    off = [reply(b, thread["id"], "Off topic one"), reply(a, thread["id"], "Off topic two")]
+    refused = owner.post(
+        f"/api/v1/threads/{thread['id']}/split",
+        json={"post_ids": [thread["first_post_id"]], "title": "No"},
+    )
+    assert error_code(refused) == "invalid"
+    answer = owner.post(
+        f"/api/v1/threads/{thread['id']}/split",
+        json={"post_ids": [p["id"] for p in off], "title": "A new topic"},
+    )
+    assert answer.status_code == 201, answer.text
+    new = answer.json()
+    assert new["title"] == "A new topic" and new["author"]["username"] == "bob"
+    assert new["first_post_id"] == off[0]["id"] and new["post_count"] == 2
+    old = site.anonymous().get(f"/api/v1/threads/{thread['id']}").json()
+    assert [p["id"] for p in old["posts"]] == [thread["first_post_id"], keep["id"]]
+    assert old["thread"]["post_count"] == 2
+    assert log_rows(site)[-1].action == "thread.split"
+    # The thread tools page does the same from ticked boxes.
+    token = csrf_from(owner.get(f"/threads/{new['id']}/moderate").text)
+    page = owner.post(
+        f"/threads/{new['id']}/split",
+        data={"csrf_token": token, "title": "Split again", "post_id": [str(off[1]["id"])]},
+    )
+    assert page.status_code == 200 and "Split again" in page.text

@@ -1,0 +1,216 @@
+"""Sanctions: community bans, site suspensions, "require approval" marks; reasons and ends."""
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from connect.db import utcnow
+from connect.moderation.models import Sanction
+from tests.conftest import csrf_from, error_code
+from tests.moderation.helpers import board, hand_over, log_rows, notifications, reply, start
+
+
+def test_a_banned_member_cannot_post_or_upload_there_and_sees_why(site, admin, alice, bob):
+    owner, (a, b) = board(site, admin, alice, bob)
+    site.community(owner, "elsewhere")
+    assert a.post("/api/v1/communities/elsewhere/join").status_code == 200
+    thread = start(b, title="Open")
+    answer = owner.post(
+        "/api/v1/communities/youth/bans",
+        json={"username": "alice", "reason": "Repeated insults", "until": "2999-12-31"},
+    )
+    assert answer.status_code == 201, answer.text
+    ban = answer.json()
+    assert ban["kind"] == "ban" and ban["until"].startswith("2999-12-31")
+    assert ban["username"] == "alice" and ban["reason"] == "Repeated insults"
+
+    refused = a.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "Hi"})
+    assert refused.status_code == 403 and error_code(refused) == "banned"
+    assert "Repeated insults" in refused.json()["error"]["message"]
+    assert "2999-12-31" in refused.json()["error"]["message"]
+    assert (
+        error_code(a.post("/api/v1/communities/youth/threads", json={"title": "T", "body": "B"}))
+        == "banned"
+    )
+    upload = a.post(
+        "/api/v1/communities/youth/library/entries",
+        files={"file": ("notes.txt", b"plain text", "text/plain")},
+    )
+    assert upload.status_code == 403
+    # Elsewhere she posts as before; here she still reads.
+    assert start(a, slug="elsewhere", title="Fine here")["status"] == "published"
+    assert a.get(f"/api/v1/threads/{thread['id']}").status_code == 200
+    page = a.get("/c/youth")
+    assert "You are banned from posting and uploading in this community" in page.text
+    assert "Repeated insults" in page.text
+    standing = a.get("/api/v1/me/sanctions").json()["items"]
+    assert [(s["kind"], s["community"]) for s in standing] == [("ban", "youth")]
+    assert "Repeated insults" in a.get("/standing").text
+    site.drain()
+    assert [n.title for n in notifications(site, alice)] == [
+        "You are banned from posting in Youth until 2999-12-31 23:59 UTC"
+    ]
+
+    lifted = owner.request(
+        "DELETE", "/api/v1/communities/youth/bans/alice", json={"reason": "Apologised"}
+    )
+    assert lifted.status_code == 200 and lifted.json()["active"] is False
+    assert reply(a, thread["id"], "Sorry")["status"] == "published"
+    assert [r.action for r in log_rows(site)][-2:] == ["ban.create", "ban.lift"]
+
+
+def test_a_banned_member_cannot_rejoin_and_bans_end_on_their_date(site, admin, alice):
+    owner, (a,) = board(site, admin, alice)
+    assert (
+        owner.post(
+            "/api/v1/communities/youth/bans", json={"username": "alice", "reason": "Spam"}
+        ).status_code
+        == 201
+    )  # permanent
+    assert a.post("/api/v1/communities/youth/leave").status_code == 204
+    assert error_code(a.post("/api/v1/communities/youth/join")) == "banned"
+
+    async def expire():
+        async with site.ctx.db.transaction() as session:
+            await session.execute(update(Sanction).values(ends_at=utcnow() - timedelta(minutes=1)))
+
+    site.call(expire)
+    assert a.post("/api/v1/communities/youth/join").status_code == 200
+    assert start(a, title="Back")["status"] == "published"
+
+
+def test_who_can_be_banned(site, admin, alice, bob):
+    owner, (a, b) = board(site, admin, alice, bob)
+    mod = hand_over(site, owner, "youth", site.member("mod"), role="moderator")
+    cases = [
+        (mod, {"username": "mod", "reason": "x"}, "forbidden"),  # oneself
+        (mod, {"username": "root", "reason": "x"}, "forbidden"),  # site staff
+        (b, {"username": "alice", "reason": "x"}, "forbidden"),  # not a moderator
+        (mod, {"username": "alice"}, "invalid"),  # no reason
+        (mod, {"username": "alice", "reason": "x", "until": "2001-01-01"}, "invalid"),  # past
+        (mod, {"username": "nobody", "reason": "x"}, "not_found"),
+    ]
+    for client, body, code in cases:
+        assert error_code(client.post("/api/v1/communities/youth/bans", json=body)) == code, body
+    assert (
+        owner.put("/api/v1/communities/youth/members/bob", json={"role": "moderator"}).status_code
+        == 200
+    )
+    assert (
+        error_code(
+            mod.post("/api/v1/communities/youth/bans", json={"username": "bob", "reason": "x"})
+        )
+        == "forbidden"
+    )
+
+
+def test_site_suspension_allows_reading_public_content_only(site, admin, alice):
+    owner, (a,) = board(site, admin, alice)
+    site.community(owner, "council", visibility="closed")
+    assert (
+        owner.put("/api/v1/communities/council/members/alice", json={"role": "member"}).status_code
+        == 200
+    )
+    secret = start(owner, slug="council", title="Council only")
+    public = start(owner, title="Public")
+    mod = site.signed_in(site.member("sitemod", role="moderator"))
+    member = site.signed_in(site.member("plain"))
+    assert (
+        error_code(
+            member.post(
+                "/api/v1/members/alice/suspend", json={"reason": "x", "until": "2999-01-01"}
+            )
+        )
+        == "forbidden"
+    )
+    assert (
+        error_code(mod.post("/api/v1/members/alice/suspend", json={"reason": "No end"}))
+        == "invalid"
+    )
+    answer = mod.post(
+        "/api/v1/members/alice/suspend", json={"reason": "Harassment", "until": "2999-01-01"}
+    )
+    assert answer.status_code == 201, answer.text
+
+    # She still signs in, reads public content, sees why; nothing else.
+    again = site.signed_in(alice)
+    assert again.get(f"/api/v1/threads/{public['id']}").status_code == 200
+    assert again.get(f"/api/v1/threads/{secret['id']}").status_code == 404
+    assert (
+        again.post(f"/api/v1/threads/{public['id']}/posts", json={"body": "x"}).status_code == 403
+    )
+    home = again.get("/").text
+    assert "Your account is suspended until 2999-01-01" in home and "Harassment" in home
+    # Only site staff lift it.
+    lifted = mod.request("DELETE", "/api/v1/members/alice/suspension")
+    assert lifted.status_code == 200
+    assert reply(again, public["id"], "Back again")["status"] == "published"
+    assert [r.action for r in log_rows(site)][-2:] == ["suspension.create", "suspension.lift"]
+
+
+def test_require_approval_holds_everything_a_member_posts(site, admin, alice, bob):
+    owner, (a, b) = board(site, admin, alice, bob)
+    site.community(owner, "elsewhere")
+    assert a.post("/api/v1/communities/elsewhere/join").status_code == 200
+    thread = start(b, title="Open")
+    answer = owner.post(
+        "/api/v1/communities/youth/sanctions",
+        json={"username": "alice", "kind": "require_approval", "reason": "New and noisy"},
+    )
+    assert answer.status_code == 201, answer.text
+    assert reply(a, thread["id"], "Held now")["status"] == "pending"
+    assert start(a, title="Held too")["status"] == "pending"
+    assert start(a, slug="elsewhere", title="Not held elsewhere")["status"] == "published"
+    assert "A moderator approves your posts here" in a.get("/c/youth").text
+    # Site-wide: site moderators mark a member for every community.
+    mod = site.signed_in(site.member("sitemod", role="moderator"))
+    assert (
+        error_code(
+            owner.post(
+                "/api/v1/communities/youth/sanctions",
+                json={"username": "alice", "kind": "suspension", "reason": "x"},
+            )
+        )
+        == "invalid"
+    )
+    answer = mod.post(
+        "/api/v1/members/alice/sanctions", json={"kind": "require_approval", "reason": "Spam wave"}
+    )
+    assert answer.status_code == 201, answer.text
+    assert start(a, slug="elsewhere", title="Held everywhere")["status"] == "pending"
+    site_list = mod.get("/api/v1/moderation/sanctions").json()["items"]
+    lift = mod.post(
+        f"/api/v1/moderation/sanctions/{site_list[0]['id']}/lift", json={"reason": "Calm"}
+    )
+    assert lift.status_code == 200
+    assert start(a, slug="elsewhere", title="Free again")["status"] == "published"
+
+
+def test_the_community_sanctions_page(site, admin, alice):
+    owner, (a,) = board(site, admin, alice)
+    page = owner.get("/c/youth/sanctions")
+    assert page.status_code == 200 and "No sanctions are in force." in page.text
+    assert a.get("/c/youth/sanctions").status_code == 403
+    token = csrf_from(page.text)
+    missing = owner.post(
+        "/c/youth/sanctions", data={"csrf_token": token, "username": "alice", "kind": "ban"}
+    )
+    assert missing.status_code == 422 and "Give a reason" in missing.text
+    done = owner.post(
+        "/c/youth/sanctions",
+        data={
+            "csrf_token": token,
+            "username": "alice",
+            "kind": "ban",
+            "reason": "Spam",
+            "until": "",
+        },
+    )
+    assert done.status_code == 200 and "The sanction is in force." in done.text
+    assert "permanent" in done.text
+    sanction_id = owner.get("/api/v1/communities/youth/sanctions").json()["items"][0]["id"]
+    lifted = owner.post(
+        f"/moderation/sanctions/{sanction_id}/lift",
+        data={"csrf_token": token, "back": "/c/youth/sanctions"},
+    )
+    assert lifted.status_code == 200 and "The sanction is lifted." in lifted.text

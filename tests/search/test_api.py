@@ -1,0 +1,116 @@
+"""GET /api/v1/search and the search page: shape, snippets, facets, paging, the header box."""
+
+import re
+
+import pytest
+
+from tests.search.helpers import community, ids, reply, search, thread
+
+
+@pytest.fixture
+def content(site, admin, alice, bob):
+    owner = site.signed_in(admin)
+    (a, b) = community(site, owner, "cataloging", alice, bob, description="Catalogers")
+    community(site, owner, "youth", alice, description="Youth services")
+    t1 = thread(
+        a, "cataloging", "Metadata for <script> tags", "Use **metadata** <b>wisely</b> & well."
+    )
+    t2 = thread(site.signed_in(alice), "youth", "Storytime metadata", "Metadata for picture books.")
+    r = reply(b, t1["id"], "More metadata about serials")
+    site.drain()
+    return {"t1": t1, "t2": t2, "r": r, "alice": a, "owner": owner}
+
+
+def test_answer_has_the_shape_api_md_describes(site, content):
+    answer = search(site.anonymous(), "metadata")
+    assert set(answer) >= {"total", "page", "per_page", "suggestion", "facets", "items"}
+    assert answer["total"] == 3 and answer["page"] == 1 and answer["per_page"] == 20
+    assert answer["facets"] == {
+        "type": {"thread": 2, "post": 1},
+        "community": {"cataloging": 2, "youth": 1},
+    }
+    item = next(i for i in answer["items"] if i["id"] == content["t2"]["id"])
+    assert item["type"] == "thread"
+    assert item["url"] == f"/threads/{content['t2']['id']}"
+    assert item["community"] == "youth"
+    assert item["author"] == "alice"
+    assert item["title"] == "Storytime metadata"
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d.*\+00:00$", item["created_at"])
+    reply_item = next(i for i in answer["items"] if i["type"] == "post")
+    assert reply_item["url"] == f"/posts/{content['r']['id']}"
+
+
+def test_snippets_mark_matches_and_escape_everything_else(site, content):
+    answer = search(site.anonymous(), "wisely")
+    (item,) = answer["items"]
+    assert "<mark>wisely</mark>" in item["snippet"]
+    assert "&lt;b&gt;" in item["snippet"] and "<b>" not in item["snippet"]
+    assert "&amp;" in item["snippet"]
+    assert item["title"] == "Metadata for <script> tags"
+    assert "&lt;script&gt;" in item["title_html"] and "<script>" not in item["title_html"]
+    page = site.anonymous().get("/search", params={"q": "wisely"})
+    assert "<mark>wisely</mark>" in page.text
+    assert "<script> tags" not in page.text and "<b>wisely" not in page.text
+
+
+def test_filters_paging_and_sorting(site, content):
+    anyone = site.anonymous()
+    assert ids(search(anyone, "metadata type:post")) == {content["r"]["id"]}
+    assert ids(search(anyone, "metadata in:youth")) == {content["t2"]["id"]}
+    assert ids(search(anyone, "metadata", community="youth")) == {content["t2"]["id"]}
+    assert search(anyone, "metadata", type="thread")["total"] == 2
+    assert search(anyone, "author:bob")["total"] == 1
+    assert search(anyone, "metadata after:2999-01-01")["total"] == 0
+    assert search(anyone, "metadata before:2999-01-01")["total"] == 3
+    assert search(anyone, "metadata", after="2999-01-01")["total"] == 0
+    first = search(anyone, "metadata", per_page=2)
+    second = search(anyone, "metadata", per_page=2, page=2)
+    assert len(first["items"]) == 2 and len(second["items"]) == 1
+    assert not ids(first) & ids(second)
+    assert search(anyone, "metadata", page=9)["items"] == []
+    newest = search(anyone, "metadata", sort="newest")
+    dates = [i["created_at"] for i in newest["items"]]
+    assert dates == sorted(dates, reverse=True)
+    assert search(anyone, "metadata", sort="sideways", per_page=1000)["per_page"] == 100
+
+
+def test_malformed_queries_never_fail(site, content):
+    anyone = site.anonymous()
+    for q in ['"', "(((", ")", "OR", "-", "*", "type:", "in:", 'a"b', "NOT NOT", "x" * 5000]:
+        answer = anyone.get("/api/v1/search", params={"q": q})
+        assert answer.status_code == 200, q
+        assert anyone.get("/search", params={"q": q}).status_code == 200, q
+    assert search(anyone, '"metadata for picture')["total"] >= 1  # unclosed: plain words
+
+
+def test_did_you_mean_when_few_results(site, content):
+    answer = search(site.anonymous(), "metadta")
+    assert answer["total"] == 0
+    assert answer["suggestion"] == "metadata"
+    assert search(site.anonymous(), "metadata")["suggestion"] is None
+
+
+def test_search_page_has_facets_help_and_pager(site, content):
+    anyone = site.anonymous()
+    empty = anyone.get("/search")
+    assert empty.status_code == 200
+    assert "How to search" in empty.text and "in:cataloging" in empty.text
+    page = anyone.get("/search", params={"q": "metadata", "per_page": 1})
+    assert "3 results" in page.text
+    assert 'href="/search?q=metadata&amp;type=post"' in page.text
+    assert 'href="/search?q=metadata&amp;community=youth"' in page.text
+    assert 'rel="next"' in page.text
+    filtered = anyone.get("/search", params={"q": "metadata", "type": "post"})
+    assert "1 result" in filtered.text
+    assert 'aria-current="true">Replies' in filtered.text
+
+
+def test_header_search_box_on_every_page_prefills_in_on_community_pages(site, content):
+    anyone = site.anonymous()
+    home = anyone.get("/")
+    assert 'role="search"' in home.text and 'action="/search"' in home.text
+    assert '<label for="site-search"' in home.text and 'name="q"' in home.text
+    board = anyone.get("/c/cataloging")
+    assert 'id="site-search" name="q" maxlength="256" value="in:cataloging "' in board.text
+    results = anyone.get("/search", params={"q": "in:youth metadata"})
+    assert 'value="in:youth metadata"' in results.text
