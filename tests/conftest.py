@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
@@ -22,6 +23,11 @@ REQUIRE_SERVICES = os.environ.get("CONNECT_REQUIRE_SERVICES") == "1"
 PG_URL = os.environ.get("CONNECT_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("CONNECT_TEST_REDIS_URL", "")
 BASE_URL = "http://127.0.0.1:8000"
+# Real office documents with known sentences, in the shared folder beside the repository.
+DOCUMENTS = Path(
+    os.environ.get("CONNECT_TEST_DOCUMENTS")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "documents"
+)
 PASSWORD = "a long and unusual password"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -26,7 +26,8 @@ except ImportError as exc:
 
 pytestmark = pytest.mark.browser
 
-DOCUMENTS = Path("/work/shared/data/documents")
+from tests.conftest import DOCUMENTS  # noqa: E402
+
 COMMUNITY = "Reference Librarians"
 SLUG = "reference"
 MEMBER = {"username": "rita", "display_name": "Rita Reference", "email": "rita@example.org"}

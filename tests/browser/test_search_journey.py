@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 
@@ -24,7 +23,9 @@ except ImportError as exc:
 
 pytestmark = pytest.mark.browser
 
-MANUAL = Path("/work/shared/data/documents/manual.pdf")
+from tests.conftest import DOCUMENTS  # noqa: E402
+
+MANUAL = DOCUMENTS / "manual.pdf"
 SLUG = "reference"
 TITLE = "Language reference, compound statements"
 SENTENCE = "keeping all locals in that frame alive until the next garbage collection occurs"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from connect.library.models import Entry, FileVersion
+from tests.conftest import DOCUMENTS  # noqa: E402
 
-DOCUMENTS = Path(os.environ.get("CONNECT_TEST_DOCUMENTS", "/work/shared/data/documents"))
 EXPECTED = DOCUMENTS / "expected.json"
 
 

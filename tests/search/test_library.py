@@ -1,13 +1,12 @@
 """Library documents are found by title, tags, file names and the text inside their files."""
 
-from pathlib import Path
-
 import pytest
 
+from tests.conftest import DOCUMENTS  # noqa: E402
 from tests.library.helpers import extract_job
 from tests.search.helpers import community, ids, search
 
-MANUAL = Path("/work/shared/data/documents/manual.pdf")
+MANUAL = DOCUMENTS / "manual.pdf"
 SENTENCE = "they form a reference cycle with the stack frame"
 
 
