@@ -34,7 +34,11 @@ QUEUE_SIZE = 1000
 YIELD_EVERY = 64
 MAX_SUBSCRIPTIONS = 100
 MEMBERSHIP_EVENTS = {"member.joined", "member.left", "member.removed", "member.role_changed"}
-REFRESH_EVENTS = MEMBERSHIP_EVENTS | {"membership.invited", "membership.declined"}
+REFRESH_EVENTS = MEMBERSHIP_EVENTS | {
+    "membership.invited",
+    "membership.declined",
+    "member.suspended",
+}
 
 
 class SlowClient(Exception):
