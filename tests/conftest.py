@@ -20,7 +20,39 @@ from connect.security import Passwords
 from connect.settings import Settings
 
 REQUIRE_SERVICES = os.environ.get("CONNECT_REQUIRE_SERVICES") == "1"
-PG_URL = os.environ.get("CONNECT_TEST_DATABASE_URL", "")
+# Under pytest-xdist each worker ("gw0", "gw1", ...) gets a database of its own.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _worker_database(url: str) -> str:
+    """The configured PostgreSQL database, or its per-worker sibling (created if missing)."""
+    if not url or not WORKER:
+        return url
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{WORKER}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(
+            user=base.username,
+            password=base.password,
+            host=base.host or "127.0.0.1",
+            port=base.port or 5432,
+            database=base.database,
+        )
+        try:
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+PG_URL = _worker_database(os.environ.get("CONNECT_TEST_DATABASE_URL", ""))
 REDIS_URL = os.environ.get("CONNECT_TEST_REDIS_URL", "")
 BASE_URL = "http://127.0.0.1:8000"
 # Real office documents with known sentences, in the shared folder beside the repository.

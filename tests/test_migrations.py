@@ -15,9 +15,9 @@ from sqlalchemy.engine import make_url
 from connect import migrate
 from connect.db import make_engine
 from connect.models import Base
-from tests.conftest import PG_URL, REQUIRE_SERVICES
+from tests.conftest import PG_URL, REQUIRE_SERVICES, WORKER
 
-SCRATCH_DATABASE = "connect_migrations_test"
+SCRATCH_DATABASE = f"connect_migrations_test{WORKER and '_' + WORKER}"
 
 
 async def _schema_diff(url: str) -> tuple[list, set[str], str | None]:
