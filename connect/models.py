@@ -14,10 +14,17 @@ from connect.db import Base
 from connect.events import ConsumerCursor, Event
 from connect.library.models import Entry, FileText, FileVersion, Folder, LibraryFile
 from connect.members.models import Profile
+from connect.messages.models import Conversation, Message, Participant
 from connect.moderation.models import AuditEntry, Flag, Sanction, SiteSetting
+from connect.network.models import Block, Contact
 from connect.notifications.models import DigestRun, Notification, OutgoingMail
 
 __all__ = [
+    "Block",
+    "Contact",
+    "Conversation",
+    "Message",
+    "Participant",
     "AuditEntry",
     "Flag",
     "Sanction",

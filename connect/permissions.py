@@ -367,3 +367,37 @@ def can_read_site_log(viewer: Viewer) -> bool:
 
 def can_set_site_limits(viewer: Viewer) -> bool:
     return viewer.is_admin
+
+
+# -- the network: contacts and private messages (connect.network.relations.Relation) --
+
+
+def _policy_allows(policy: str, relation) -> bool:
+    if policy == "contacts":
+        return relation.contacts
+    if policy == "communities":
+        return relation.contacts or relation.shared_communities > 0
+    return True  # "anyone"
+
+
+def can_request_contact(viewer: Viewer, other: User, relation, *, policy: str) -> bool:
+    """Ask `other` to connect: not oneself, not blocked either way, within their policy."""
+    if not viewer.signed_in or viewer.suspended or viewer.id == other.id:
+        return False
+    if relation.blocked or relation.contact is not None:
+        return False
+    return _policy_allows(policy, relation)
+
+
+def can_message(viewer: Viewer, other: User, relation, *, policy: str) -> bool:
+    """Start a conversation with (or add to one) `other`: never across a block."""
+    if not viewer.signed_in or viewer.suspended or viewer.id == other.id:
+        return False
+    if relation.blocked or other.is_suspended(viewer.now):
+        return False
+    return _policy_allows(policy, relation)
+
+
+def can_read_reported_conversation(viewer: Viewer, *, reported: bool) -> bool:
+    """Site moderators read a conversation only after a participant reported it."""
+    return reported and viewer.is_site_moderator

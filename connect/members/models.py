@@ -28,6 +28,13 @@ class Profile(Base):
     public_fields: Mapped[list] = mapped_column(JSON, default=lambda: list(DEFAULT_PUBLIC_FIELDS))
     listed: Mapped[bool] = mapped_column(default=True)
     preferences: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Privacy (connect.network.models.POLICIES): who may ask to connect, who may message.
+    contact_policy: Mapped[str] = mapped_column(
+        String(16), default="anyone", server_default="anyone"
+    )
+    message_policy: Mapped[str] = mapped_column(
+        String(16), default="anyone", server_default="anyone"
+    )
 
     user: Mapped[User] = relationship(back_populates="profile")  # noqa: F821
 

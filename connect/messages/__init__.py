@@ -1,0 +1,1 @@
+"""Private messages: conversations between two or more members."""

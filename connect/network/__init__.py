@@ -1,0 +1,1 @@
+"""The professional network: contacts, blocks, privacy, completeness and activity feeds."""
