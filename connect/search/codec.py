@@ -4,12 +4,17 @@
   memory (writing postings read each one back from a file: a fifth of indexing time), and
   postings are added without per-posting type assertions.
 - PackedPositions: term positions as a packed array instead of a pickled list of deltas.
+- Segment: segment names drawn from the operating system's randomness. Whoosh draws them
+  from the `random` module, whose state anything in the process may seed (Hypothesis does,
+  for every example): two segments then get the same name and one overwrites the other's
+  files, which broke the index with assertion errors in commits and merges.
 
 The files are W3 files; the class names are recorded in the index, so keep them importable.
 """
 
 from __future__ import annotations
 
+import secrets
 from array import array
 from collections import defaultdict
 
@@ -26,6 +31,9 @@ class ConnectCodec(whoosh3.W3Codec):
         # survive a segment merge (values of value-less formats come back as str).
         super().__init__(blocklimit=blocklimit, compression=compression, inlinelimit=inlinelimit)
 
+    def new_segment(self, storage, indexname):
+        return Segment(self, indexname)
+
     def postings_writer(self, dbfile, byteids=False):
         return _PostingsWriter(
             dbfile,
@@ -40,6 +48,14 @@ class ConnectCodec(whoosh3.W3Codec):
 
     def per_document_reader(self, storage, segment):
         return _PerDocReader(storage, segment)
+
+
+class Segment(whoosh3.W3Segment):
+    _NAME_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+    @classmethod
+    def _random_id(cls, size=16):
+        return "".join(secrets.choice(cls._NAME_CHARS) for _ in range(size))
 
 
 class _PerDocWriter(whoosh3.W3PerDocWriter):

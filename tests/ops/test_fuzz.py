@@ -96,6 +96,8 @@ def fuzz(strategy, examples: int, send) -> None:
     run()
 
 
+# Thousands of requests: minutes on a busy machine, more than the suite's per-test limit.
+@pytest.mark.timeout(1200)
 def test_the_api_survives_generated_requests(fuzz_site):
     app, seeded = fuzz_site
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
