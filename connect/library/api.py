@@ -130,6 +130,7 @@ async def create_entry(request: Request) -> Response:
             description=upload.text("description"),
             tags=upload.text("tags"),
             folder_id=upload.text("folder_id"),
+            rate_limits=ctx(request).settings.rate_limits,
         )
         files = await reading.files_of(session, [entry.id])
     return JSONResponse(entry_json(entry, community, files[entry.id]), status_code=201)
@@ -181,7 +182,14 @@ async def receive_version(request: Request, entry_id: int, file_id: int, *, csrf
             entry, community = await reading.get_entry(session, current, entry_id)
             lib_file = await session.get(LibraryFile, file_id)
             view = await service.add_version(
-                session, current, entry, community, lib_file, ctx(request).storage, upload.files[0]
+                session,
+                current,
+                entry,
+                community,
+                lib_file,
+                ctx(request).storage,
+                upload.files[0],
+                rate_limits=ctx(request).settings.rate_limits,
             )
     return entry, community, view
 

@@ -9,7 +9,7 @@ from starlette.routing import Route
 from connect import permissions
 from connect.communities import service as communities
 from connect.communities.routes import community_page
-from connect.errors import Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
+from connect.errors import Forbidden, Invalid, NotFound, RateLimited, TooLarge, UnsupportedType
 from connect.library import reading, service, uploads
 from connect.library.api import library_listing, receive_version, send_file
 from connect.library.api import routes as api_routes
@@ -17,7 +17,7 @@ from connect.library.filetypes import ALLOWED_LABEL
 from connect.library.models import Folder
 from connect.web import ctx, form_data, form_text, page, redirect, render, viewer
 
-UPLOAD_ERRORS = (Invalid, TooLarge, UnsupportedType)
+UPLOAD_ERRORS = (Invalid, TooLarge, UnsupportedType, RateLimited)
 
 
 def _folder_options(folders) -> list[tuple[str, str]]:
@@ -62,7 +62,7 @@ async def new_entry_page(request: Request) -> Response:
         raise Forbidden("Join this community to add documents to its library.")
     values = {"title": "", "description": "", "tags": "", "folder_id": ""}
     values["folder_id"] = request.query_params.get("folder", "")
-    errors, status = {}, 200
+    errors, status, retry_after = {}, 200, None
     if request.method == "POST":
         try:
             async with uploads.receive(request, csrf=True) as upload:
@@ -77,10 +77,12 @@ async def new_entry_page(request: Request) -> Response:
                         target,
                         ctx(request).storage,
                         files=upload.files,
+                        rate_limits=ctx(request).settings.rate_limits,
                         **values,
                     )
         except UPLOAD_ERRORS as exc:
             errors, status = exc.fields or {"file": exc.message}, exc.status
+            retry_after = getattr(exc, "retry_after", None)
             if hasattr(exc, "form"):  # refused while reading: keep what was typed
                 values = {name: form_text(exc.form, name) for name in values}
         else:
@@ -90,7 +92,7 @@ async def new_entry_page(request: Request) -> Response:
                 else "Your document is in the library."
             )
             return redirect(request, f"/c/{slug}/library/{entry.id}", message=message)
-    return await render(
+    response = await render(
         request,
         "library/new_entry.html",
         {
@@ -103,6 +105,9 @@ async def new_entry_page(request: Request) -> Response:
         },
         status=status,
     )
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @page

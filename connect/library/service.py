@@ -24,6 +24,7 @@ from connect.errors import Forbidden, Invalid, NotFound, NotSignedIn
 from connect.library.models import Entry, FileVersion, Folder, LibraryFile
 from connect.library.reading import FileView, files_of, summary_json
 from connect.library.uploads import ReceivedFile
+from connect.moderation import limits
 from connect.permissions import Viewer
 from connect.storage import Storage
 
@@ -254,14 +255,20 @@ async def create_entry(
     tags=None,
     folder_id=None,
     post: Post | None = None,
+    rate_limits: bool = False,
 ) -> Entry:
-    """A new entry with its files (each at version 1), held when moderation says so."""
+    """A new entry with its files (each at version 1), held when moderation says so.
+
+    `rate_limits`: count the files against the uploads-per-day limits (web requests do;
+    a post's attachments were counted with the post).
+    """
     check_can_add(viewer, community)
     if not files:
         raise Invalid("Choose at least one file.", fields={"file": "Choose a file."})
     if len(files) > FILES_MAX:
         message = f"An entry holds at most {FILES_MAX} files."
         raise Invalid(message, fields={"file": message})
+    await limits.check_uploads(session, viewer, community, count=len(files), enabled=rate_limits)
     fallback = (
         files[0].filename.rsplit(".", 1)[0] if "." in files[0].filename else files[0].filename
     )
@@ -342,12 +349,15 @@ async def add_version(
     lib_file: LibraryFile,
     storage: Storage,
     received: ReceivedFile,
+    *,
+    rate_limits: bool = False,
 ) -> FileView:
     """Upload a new version of a file: it becomes current, the older ones stay listed."""
     if not permissions.can_edit_entry(viewer, community, author_id=entry.author_id):
         raise Forbidden("Only the document's author or a moderator can upload new versions.")
     if lib_file.entry_id != entry.id:
         raise NotFound("This document has no such file.")
+    await limits.check_uploads(session, viewer, community, count=1, enabled=rate_limits)
     # Counting from the stored rows, so two uploads at once cannot share a number.
     numbers = await session.execute(
         select(FileVersion.version).where(FileVersion.file_id == lib_file.id)
