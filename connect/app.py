@@ -25,7 +25,7 @@ from connect.boards import reading as boards_reading
 from connect.boards import routes as boards_routes
 from connect.communities import routes as communities_routes
 from connect.communities import service as communities
-from connect.db import Database
+from connect.db import Database, is_unavailable
 from connect.errors import ServiceError
 from connect.library import routes as library_routes
 from connect.library.texts import Extractor
@@ -34,7 +34,9 @@ from connect.live.broadcast import Broadcast, make_broadcast
 from connect.live.hub import Hub
 from connect.members import routes as members_routes
 from connect.members.service import avatar_url
+from connect.messages import routes as messages_routes
 from connect.moderation import routes as moderation_routes
+from connect.network import routes as network_routes
 from connect.notifications import routes as notifications_routes
 from connect.notifications import service as notifications
 from connect.notifications.mail import Mailer
@@ -50,7 +52,7 @@ from connect.security import (
 )
 from connect.settings import Settings
 from connect.storage import Storage
-from connect.web import error_json, error_page, is_api, page, render, viewer
+from connect.web import error_json, error_page, is_api, page, render, unavailable_response, viewer
 from connect.workers import Consumer, Job, Workers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,10 +91,11 @@ async def home(request: Request) -> Response:
         )
         featured, total = await communities.list_communities(session, current, per_page=8)
         latest = await boards_reading.latest_discussions(session, current, limit=10)
+        feed = await network_routes.home_extras(session, current)
     return await render(
         request,
         "home.html",
-        {"my_communities": mine, "featured": featured, "total": total, "latest": latest},
+        {"my_communities": mine, "featured": featured, "total": total, "latest": latest, **feed},
     )
 
 
@@ -112,13 +115,16 @@ async def not_found(request: Request, exc: HTTPException) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    if is_api(request):
+    if is_unavailable(exc):  # the database is down, not a bug: 503 and Retry-After
+        response = unavailable_response(request, exc)
+    elif is_api(request):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
         response = JSONResponse(
             {"error": {"code": "server_error", "message": "Something went wrong on our side."}},
             status_code=500,
         )
     else:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
         response = Response(
             "Something went wrong on our side.", status_code=500, media_type="text/plain"
         )
@@ -228,6 +234,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/readyz", health.readyz),
         *accounts_routes.routes,
         *members_routes.routes,
+        *network_routes.routes,
+        *messages_routes.routes,
         *communities_routes.routes,
         *boards_routes.routes,
         *library_routes.routes,

@@ -50,6 +50,9 @@ def cmd_serve(args) -> int:
         port=args.port,
         workers=args.workers,
         ws="websockets-sansio",
+        # Live events are small JSON messages encoded once per event; per-message
+        # deflate would compress each copy again for every connection.
+        ws_per_message_deflate=False,
         log_level=settings.log_level,
         proxy_headers=True,
         forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
@@ -151,7 +154,12 @@ def cmd_digest(args) -> int:
 
 
 def cmd_worker(args) -> int:
+    import logging
     import signal
+
+    # Connect's own messages at CONNECT_LOG_LEVEL (who holds which lease, rebuilds, failures).
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("connect").setLevel(_settings().log_level.upper())
 
     async def work(context):
         stop = asyncio.Event()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -57,6 +60,53 @@ def contains_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+# PostgreSQL: how long opening a connection may take before it is an error (an unreachable
+# server must not hold a request for asyncpg's default minute), and how long a request waits
+# for a free connection in the pool.
+CONNECT_TIMEOUT = 5.0
+POOL_TIMEOUT = 10.0
+# SQLSTATEs meaning "cannot serve right now": connection exceptions (class 08), shutting down
+# or starting up (57P01-57P03), too many connections (53300).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+_UNAVAILABLE_MESSAGES = (
+    "connection is closed",  # asyncpg, a connection the server dropped
+    "connection was closed",
+    "database is locked",  # SQLite, still busy after busy_timeout
+    "unable to open database file",  # SQLite, its folder gone or unmounted
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached or cannot serve right now: worth a
+    503 and a retry, unlike a bug or bad input. Follows the chain of causes (SQLAlchemy wraps
+    the driver's error, which may wrap the socket's)."""
+    todo: list[BaseException | None] = [exc]
+    seen: set[int] = set()
+    while todo and len(seen) < 20:
+        error = todo.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, (ConnectionError, TimeoutError, socket.gaierror, sa_exc.TimeoutError)):
+            return True  # refused, reset, timed out, unknown host; no free pooled connection
+        if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+            return True
+        sqlstate = getattr(error, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        # The driver's own errors only: SQLAlchemy's wrappers quote the statement and its
+        # parameters, which may hold any text.
+        if isinstance(error, sqlite3.OperationalError) or (
+            type(error).__name__ == "InterfaceError"
+            and not isinstance(error, sa_exc.SQLAlchemyError)
+        ):
+            message = str(error).lower()
+            if any(m in message for m in _UNAVAILABLE_MESSAGES):
+                return True
+        todo += [getattr(error, "orig", None), error.__cause__, error.__context__]
+    return False
+
+
 def make_engine(url: str, **kwargs) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
@@ -79,7 +129,14 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
             conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+    options = {
+        "pool_pre_ping": True,  # a connection the server dropped is replaced, not used
+        "pool_size": 10,
+        "max_overflow": 10,
+        "pool_timeout": POOL_TIMEOUT,
+        "connect_args": {"timeout": CONNECT_TIMEOUT},
+    }
+    return create_async_engine(url, **(options | kwargs))
 
 
 class Database:

@@ -381,7 +381,11 @@ def _policy_allows(policy: str, relation) -> bool:
 
 
 def can_request_contact(viewer: Viewer, other: User, relation, *, policy: str) -> bool:
-    """Ask `other` to connect: not oneself, not blocked either way, within their policy."""
+    """Ask `other` to connect: not oneself, not blocked either way, within their policy.
+
+    Only when the two have no contact row yet (an answer to their request is not a new
+    request: connect.network.service accepts it). Under a "contacts" policy nobody new may ask.
+    """
     if not viewer.signed_in or viewer.suspended or viewer.id == other.id:
         return False
     if relation.blocked or relation.contact is not None:

@@ -76,6 +76,16 @@ class Settings:
         30,
         "Events older than this, once every consumer passed them, are pruned.",
     )
+    contact_requests_per_day: int = _setting(
+        "CONNECT_CONTACT_REQUESTS_PER_DAY",
+        50,
+        "Contact requests a member may send in 24 hours (site staff are not limited).",
+    )
+    new_conversations_per_day: int = _setting(
+        "CONNECT_NEW_CONVERSATIONS_PER_DAY",
+        20,
+        "Private conversations a member may start in 24 hours (site staff are not limited).",
+    )
     log_level: str = _setting("CONNECT_LOG_LEVEL", "info", "debug, info, warning or error.")
 
     @classmethod

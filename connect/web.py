@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -20,8 +21,16 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from connect import security
 from connect.accounts.models import Token
 from connect.communities.models import Membership
-from connect.db import utcnow
-from connect.errors import BadRequest, Forbidden, NotSignedIn, RateLimited, ServiceError, TooLarge
+from connect.db import is_unavailable, utcnow
+from connect.errors import (
+    BadRequest,
+    Forbidden,
+    NotSignedIn,
+    RateLimited,
+    ServiceError,
+    TooLarge,
+    Unavailable,
+)
 from connect.moderation.sanctions import active_sanctions
 from connect.permissions import Role, Viewer, with_sanctions
 
@@ -286,13 +295,15 @@ async def render(
 ) -> Response:
     """Render a page with the viewer, CSRF token and any flash message in its context."""
     current = await viewer(request)
+    unread_notifications, unread_messages = await _unread_counts(request, current)
     values = {
         "viewer": current,
         "me": current.user,
         "csrf_token": csrf_token(request),
         "settings": ctx(request).settings,
         "notice": None,
-        "unread_notifications": await _unread_notifications(request, current),
+        "unread_notifications": unread_notifications,
+        "unread_messages": unread_messages,
     }
     raw_flash = request.cookies.get(FLASH_COOKIE)
     if raw_flash:
@@ -308,13 +319,19 @@ async def render(
     return response
 
 
-async def _unread_notifications(request: Request, current: Viewer) -> int:
+async def _unread_counts(request: Request, current: Viewer) -> tuple[int, int]:
+    """The header's unread notifications and private messages, in one statement."""
     if not current.signed_in:
-        return 0
-    from connect.notifications.service import unread_count
+        return 0, 0
+    from connect.messages.reading import unread_messages_count
+    from connect.notifications.service import unread_count_query
 
     async with ctx(request).db.read() as session:
-        return await unread_count(session, current.id)
+        row = await session.execute(
+            select(unread_count_query(current.id), unread_messages_count(current.id))
+        )
+        notifications, messages = row.one()
+    return notifications or 0, messages or 0
 
 
 # Errors -------------------------------------------------------------------------------
@@ -324,10 +341,19 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+def _retry_after(exc: ServiceError) -> str | None:
+    if isinstance(exc, RateLimited):
+        return str(exc.retry_after)
+    if exc.status == 503:
+        return str(RETRY_AFTER_SECONDS)
+    return None
+
+
 def error_json(exc: ServiceError) -> JSONResponse:
     headers = {}
-    if isinstance(exc, RateLimited):
-        headers["Retry-After"] = str(exc.retry_after)
+    retry_after = _retry_after(exc)
+    if retry_after:
+        headers["Retry-After"] = retry_after
     return JSONResponse(exc.as_json(), status_code=exc.status, headers=headers)
 
 
@@ -335,8 +361,55 @@ async def error_page(request: Request, exc: ServiceError) -> Response:
     response = await render(
         request, "error.html", {"status": exc.status, "message": exc.message}, status=exc.status
     )
-    if isinstance(exc, RateLimited):
-        response.headers["Retry-After"] = str(exc.retry_after)
+    retry_after = _retry_after(exc)
+    if retry_after:
+        response.headers["Retry-After"] = retry_after
+    return response
+
+
+# The database unreachable (restarting, failing over, overloaded): a quick 503 that says to
+# retry, in api.md's error shape, instead of a 500. GET /readyz says the same to balancers.
+RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE = "The site cannot reach its database right now. Try again in a few seconds."
+log = logging.getLogger("connect")
+
+
+def unavailable_response(request: Request, exc: BaseException) -> Response:
+    """The 503 for a request that failed because the database is unavailable.
+
+    The page is rendered without the database: the viewer is whoever was already loaded.
+    """
+    log.warning(
+        "database unavailable on %s %s: %s: %s",
+        request.method,
+        request.url.path,
+        exc.__class__.__name__,
+        str(exc).splitlines()[0][:200] if str(exc) else "",
+    )
+    error = Unavailable(DATABASE_UNAVAILABLE, code="database_unavailable")
+    if is_api(request):
+        response: Response = error_json(error)
+    else:
+        current = getattr(request.state, "viewer", None) or Viewer()
+        values = {
+            "viewer": current,
+            "me": current.user,
+            "csrf_token": csrf_token(request),
+            "settings": ctx(request).settings,
+            "notice": None,
+            "unread_notifications": 0,
+            "unread_messages": 0,
+            "status": 503,
+            "message": error.message,
+        }
+        try:
+            response = ctx(request).templates.TemplateResponse(
+                request, "error.html", values, status_code=503
+            )
+        except Exception:  # a template that needs more than this: plain text will do
+            response = Response(error.message, status_code=503, media_type="text/plain")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -363,6 +436,10 @@ def api(handler: Handler) -> Handler:
             return await handler(request)
         except ServiceError as exc:
             return error_json(exc)
+        except Exception as exc:
+            if is_unavailable(exc):
+                return unavailable_response(request, exc)
+            raise
 
     return wrapper
 
@@ -379,8 +456,13 @@ def page(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def wrapper(request: Request) -> Response:
         try:
-            return await handler(request)
-        except ServiceError as exc:
-            return await error_page(request, exc)
+            try:
+                return await handler(request)
+            except ServiceError as exc:
+                return await error_page(request, exc)
+        except Exception as exc:
+            if is_unavailable(exc):
+                return unavailable_response(request, exc)
+            raise
 
     return wrapper

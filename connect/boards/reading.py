@@ -19,6 +19,7 @@ from connect.boards.models import (
 )
 from connect.communities.models import Community
 from connect.errors import Forbidden, NotFound
+from connect.events import Event
 from connect.members.service import avatar_url
 from connect.permissions import Viewer
 
@@ -71,6 +72,17 @@ def post_json(post: Post, *, recommended: bool = False) -> dict:
         "reply_to": post.reply_to_id,
         "url": f"/threads/{post.thread_id}#post-{post.id}",
     }
+
+
+async def merged_into(session: AsyncSession, thread_id: int) -> int | None:
+    """The thread a deleted thread was merged into, if it was (its thread.merged event)."""
+    data = await session.scalar(
+        select(Event.data)
+        .where(Event.type == "thread.merged", Event.subject_id == thread_id)
+        .order_by(Event.id.desc())
+        .limit(1)
+    )
+    return data.get("into") if isinstance(data, dict) else None
 
 
 async def get_thread(

@@ -12,11 +12,21 @@ from connect.boards.api import routes as api_routes
 from connect.boards.models import SUBSCRIPTION_MODES
 from connect.communities import service as communities
 from connect.communities.routes import community_page
-from connect.errors import Forbidden, Invalid, Locked, RateLimited, TooLarge, UnsupportedType
+from connect.errors import (
+    Forbidden,
+    Invalid,
+    Locked,
+    NotFound,
+    RateLimited,
+    TooLarge,
+    UnsupportedType,
+)
 from connect.library import reading as library_reading
 from connect.library import service as library
 from connect.library.uploads import post_form
+from connect.messages import reading as messages_reading
 from connect.moderation.limits import check_not_banned, post_checks
+from connect.network.relations import blocked_ids
 from connect.web import ctx, form_data, form_text, page, page_params, redirect, render, viewer
 
 
@@ -127,6 +137,11 @@ async def _thread_context(request: Request, thread_id: int, *, page_number: int 
         mode = await reading.subscription_mode(session, current.id, community.id, thread.id)
         live_cursor = await events.latest_id(session)
         attachments = await library_reading.attachments_by_post(session, current, community, posts)
+        blocked = await blocked_ids(session, current.id) if current.signed_in else set()
+        # "Reply privately" shows only beside authors the viewer may message (one query).
+        message_authors = await messages_reading.messageable(
+            session, current, [p.author for p in posts if p.status == "published"]
+        )
     first_unread = None
     if last_read is not None:
         first_unread = next(
@@ -139,6 +154,8 @@ async def _thread_context(request: Request, thread_id: int, *, page_number: int 
         "parents": parents,
         "attachments": attachments,
         "recommended": mine,
+        "message_authors": message_authors,
+        "blocked": blocked,
         "total": total,
         "page": page_number,
         "per_page": reading.POSTS_PER_PAGE,
@@ -158,7 +175,18 @@ async def _thread_context(request: Request, thread_id: int, *, page_number: int 
 
 @page
 async def thread_page(request: Request) -> Response:
-    context = await _thread_context(request, request.path_params["thread_id"])
+    thread_id = request.path_params["thread_id"]
+    try:
+        context = await _thread_context(request, thread_id)
+    except NotFound:
+        # A thread merged into another sends old links (mail, bookmarks) on to it, for
+        # those who may read where it went (to anyone else it stays absent).
+        async with ctx(request).db.read() as session:
+            into = await reading.merged_into(session, thread_id)
+            if into is None:
+                raise
+            await reading.get_thread(session, await viewer(request), into)
+        return RedirectResponse(f"/threads/{into}", status_code=301)
     reply_to = _int(request.query_params.get("reply_to"))
     quote = ""
     if reply_to and reply_to in context["parents"]:
@@ -239,6 +267,8 @@ async def post_fragment(request: Request) -> Response:
         )
         parents = await reading.parents_of(session, current, community, [post])
         mine = await reading.recommended_by(session, current, [post])
+        message_authors = await messages_reading.messageable(session, current, [post.author])
+        blocked = await blocked_ids(session, current.id) if current.signed_in else set()
     return await render(
         request,
         "boards/_post.html",
@@ -248,6 +278,8 @@ async def post_fragment(request: Request) -> Response:
             "community": community,
             "parents": parents,
             "recommended": mine,
+            "message_authors": message_authors,
+            "blocked": blocked,
             "can_reply": permissions.can_reply(current, community, locked=thread.locked),
             "can_edit": lambda p: permissions.can_edit_post(
                 current, community, author_id=p.author_id

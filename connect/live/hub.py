@@ -39,6 +39,21 @@ REFRESH_EVENTS = MEMBERSHIP_EVENTS | {
     "membership.declined",
     "member.suspended",
 }
+# Changes to who is in a member's network (contacts, blocks): the hub reloads it for their
+# connections. "network.changed" (a block) is never sent to anyone: the blocked member
+# must not learn of it.
+NETWORK_EVENTS = {"contact.accepted", "contact.removed", "network.changed"}
+# Activity that may bring a new item to a member's home feed. A `feed.item` on `me` tells
+# the page to fetch its newest items; the server decides what they are and who may see them.
+FEED_EVENTS = {
+    "thread.created",
+    "thread.approved",
+    "post.created",
+    "post.approved",
+    "entry.created",
+    "entry.approved",
+    "member.joined",
+}
 
 
 class SlowClient(Exception):
@@ -73,6 +88,10 @@ class Connection:
     id: int = field(default_factory=itertools.count(1).__next__)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     close_code: int | None = None
+    # For `feed.item` (loaded when `me` is followed): accepted contacts, and members
+    # blocked either way, whose activity never reaches this member's feed.
+    contacts: frozenset[int] = frozenset()
+    blocked: frozenset[int] = frozenset()
 
     def offer(self, message: dict | str) -> None:
         try:
@@ -154,6 +173,20 @@ class Hub:
             return await self._can_read_thread(viewer, int(name))
         return False
 
+    async def follow_network(self, connection: Connection) -> None:
+        """Load whose activity reaches this connection's `me` channel as feed items."""
+        if connection.viewer.signed_in:
+            async with self.db.read() as session:
+                await self._load_network(session, [connection])
+
+    async def _load_network(self, session, connections: list[Connection]) -> None:
+        from connect.network.service import blocked_either_way, contact_ids
+
+        for connection in connections:
+            user_id = connection.viewer.id
+            connection.contacts = frozenset(await contact_ids(session, user_id))
+            connection.blocked = frozenset(await blocked_either_way(session, user_id))
+
     async def resume(self, connection: Connection, last_event_id: int) -> None:
         """Replay what the connection missed, in order, in the hub's own task (no gaps)."""
         done = asyncio.get_running_loop().create_future()
@@ -185,6 +218,8 @@ class Hub:
                     # Permissions change in log order: a removed member misses what follows.
                     if event.type.startswith("community.") or event.type in REFRESH_EVENTS:
                         await self._refresh(session, event)
+                    elif event.type in NETWORK_EVENTS:
+                        await self._refresh_network(session, event)
                     await self._deliver(event, self.connections)
                     self.cursor = event.id
             self.cursor = batch.cursor
@@ -233,6 +268,8 @@ class Hub:
         a connection that subscribes meanwhile gets the event from its resume instead.
         """
         channels = self._channels_of(event)
+        if _feed_news(event):
+            await self._deliver_feed_item(event, connections)
         if not channels:
             return
         encoded: dict[str, str] = {}  # by channel: one encoding per event, not per connection
@@ -265,6 +302,45 @@ class Hub:
             if queued % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # let those senders, and everyone else, run
 
+    async def _deliver_feed_item(self, event: Event, connections) -> None:
+        """Tell members following `me` that their home feed has something new: activity in
+        one of their communities or by one of their contacts, that they may read."""
+        info = self._communities.get(event.community_id) if event.community_id else None
+        actor = event.actor_id
+        message = encode(
+            {
+                "op": "event",
+                "id": event.id,
+                "channel": "me",
+                "type": "feed.item",
+                "data": {"event": event.type, "community": info.slug if info else None},
+            }
+        )
+        queued = 0
+        for connection in list(connections):
+            viewer = connection.viewer
+            if (
+                connection.close_code is not None
+                or "me" not in connection.channels
+                or not viewer.signed_in
+                or actor is None
+                or actor == viewer.id
+                or actor in connection.blocked
+            ):
+                continue
+            member = info is not None and viewer.role_in(_community(info)) is not None
+            if not (member or actor in connection.contacts) or not self._may_see(viewer, event):
+                continue
+            try:
+                connection.offer(message)
+                if len(connection.delivered) < 10_000:
+                    connection.delivered.add(event.id)
+            except SlowClient:
+                self._drop(connection)
+            queued += 1
+            if queued % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+
     def _drop(self, connection: Connection) -> None:
         connection.close_code = 1013
         connection.closed.set()
@@ -272,6 +348,8 @@ class Hub:
     # Routing and permission ----------------------------------------------------------
 
     def _channels_of(self, event: Event) -> list[str]:
+        if event.type == "network.changed":
+            return []
         channels: list[str] = []
         thread_id = event.data.get("thread_id") if isinstance(event.data, dict) else None
         if event.type.startswith("thread.") and event.subject_id:
@@ -339,6 +417,16 @@ class Hub:
         rows = await session.execute(select(Community.id, Community.slug, Community.visibility))
         self._communities = {cid: CommunityInfo(cid, slug, vis) for cid, slug, vis in rows}
 
+    async def _refresh_network(self, session, event: Event) -> None:
+        users = {event.actor_id, event.target_user_id} - {None}
+        affected = [
+            c
+            for c in self.connections
+            if c.viewer.signed_in and c.viewer.id in users and "me" in c.channels
+        ]
+        if affected:
+            await self._load_network(session, affected)
+
     async def _refresh(self, session, event: Event) -> None:
         """Keep community visibility and members' roles current, before later events go out."""
         if event.type.startswith("community."):
@@ -357,6 +445,14 @@ class Hub:
         user = await session.get(User, user_id)
         for connection in affected:
             connection.viewer = Viewer(user=user or connection.viewer.user, memberships=memberships)
+
+
+def _feed_news(event: Event) -> bool:
+    """Published activity for home feeds (a new thread's first post is the thread's news)."""
+    if event.type not in FEED_EVENTS or event.audience not in ("public", "members"):
+        return False
+    first = isinstance(event.data, dict) and event.data.get("first")
+    return not (event.type in ("post.created", "post.approved") and first)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -102,6 +102,8 @@ async def _handle(raw: str, connection: Connection, hub) -> None:
         elif len(connection.channels) >= MAX_SUBSCRIPTIONS:
             connection.offer({"op": "error", "code": "too_many_subscriptions", "channel": channel})
         elif await hub.can_subscribe(connection.viewer, channel):
+            if channel == "me":
+                await hub.follow_network(connection)
             connection.channels.add(channel)
             connection.offer({"op": "subscribed", "channel": channel})
         else:

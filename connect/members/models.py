@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ColumnElement, ForeignKey, String, Text, and_, cast, func, literal
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from connect.db import Base
+from connect.db import Base, contains_pattern
 
 PROFILE_FIELDS = ("pronouns", "title", "organization", "location", "bio", "interests")
 # Shown to everyone unless the member hides them; display name and username always are.
@@ -41,3 +41,22 @@ class Profile(Base):
     @property
     def interest_list(self) -> list[str]:
         return [i.strip() for i in self.interests.split(",") if i.strip()]
+
+
+def public_field_clause(name: str) -> ColumnElement[bool]:
+    """SQL: the profile shows this field to everyone (a hidden one must not be searchable).
+
+    public_fields is a JSON list; a LIKE on its text form works on SQLite and PostgreSQL.
+    """
+    return cast(Profile.public_fields, String).like(f'%"{name}"%')
+
+
+def interest_clause(interest: str) -> ColumnElement[bool]:
+    """SQL: one of the profile's public interests is exactly this one (any case).
+
+    Interests are stored as "a, b, c" (connect.members.service cleans them), so the
+    list wrapped in ", " and "," holds ", <interest>," exactly when it names it.
+    """
+    wrapped = func.lower(literal(", ", String) + Profile.interests + literal(",", String))
+    pattern = contains_pattern(f", {interest.strip().lower()},")
+    return and_(wrapped.like(pattern, escape="\\"), public_field_clause("interests"))

@@ -14,6 +14,7 @@ from connect.errors import Forbidden, Invalid, NotFound, NotSignedIn, ServiceErr
 from connect.members import service
 from connect.members.models import PROFILE_FIELDS
 from connect.members.service import AVATAR_MAX_BYTES, member_json
+from connect.network.routes import profile_extras
 from connect.web import (
     api,
     ctx,
@@ -28,6 +29,19 @@ from connect.web import (
 )
 
 EDITABLE = ("display_name", *PROFILE_FIELDS)
+# Privacy: who may ask to connect and who may write (connect.network.models.POLICIES).
+POLICY_FIELDS = ("contact_policy", "message_policy")
+DIRECTORY_SORTS = ("name", "complete")
+
+
+def _directory_filters(request: Request) -> dict[str, str]:
+    filters = {
+        k: request.query_params.get(k, "")[:100]
+        for k in ("q", "organization", "location", "interest")
+    }
+    sort = request.query_params.get("sort", "name")
+    filters["sort"] = sort if sort in DIRECTORY_SORTS else "name"
+    return filters
 
 
 async def _read_upload(upload: UploadFile, limit: int) -> bytes:
@@ -39,7 +53,7 @@ async def _read_upload(upload: UploadFile, limit: int) -> bytes:
 async def directory_page(request: Request) -> Response:
     current = await viewer(request)
     page_number, per_page = page_params(request, default_per_page=24)
-    filters = {k: request.query_params.get(k, "")[:100] for k in ("q", "organization", "location")}
+    filters = _directory_filters(request)
     async with ctx(request).db.read() as session:
         members, total = await service.directory(
             session, current, page=page_number, per_page=per_page, **filters
@@ -64,6 +78,7 @@ async def profile_page(request: Request) -> Response:
         user = await service.get_member(session, request.path_params["username"])
         member_communities = await communities.communities_of(session, current, user)
         recent_posts = await boards.posts_by(session, current, user, limit=10)
+        network = await profile_extras(session, current, user, page=page_params(request)[0])
     return await render(
         request,
         "members/profile.html",
@@ -73,6 +88,7 @@ async def profile_page(request: Request) -> Response:
             "communities": member_communities,
             "recent_posts": recent_posts,
             "can_edit": permissions.can_edit_profile(current, user),
+            **network,
         },
     )
 
@@ -90,6 +106,7 @@ async def edit_page(request: Request) -> Response:
     values["display_name"] = user.display_name
     public_fields = list(user.profile.public_fields)
     listed = user.profile.listed
+    policies = {name: getattr(user.profile, name) for name in POLICY_FIELDS}
     errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
@@ -97,6 +114,11 @@ async def edit_page(request: Request) -> Response:
         values = {name: form_text(form, name) for name in EDITABLE}
         public_fields = [f for f in form.getlist("public_fields") if f in PROFILE_FIELDS]
         listed = form_text(form, "listed") == "on"
+        # A radio group left out of the form keeps its setting.
+        policies = {
+            name: form_text(form, name) if name in form else policies[name]
+            for name in POLICY_FIELDS
+        }
         upload = form.get("avatar")
         try:
             avatar_sha256 = None
@@ -112,7 +134,7 @@ async def edit_page(request: Request) -> Response:
                     session,
                     current,
                     user,
-                    {**values, "public_fields": public_fields, "listed": listed},
+                    {**values, **policies, "public_fields": public_fields, "listed": listed},
                     avatar_sha256=avatar_sha256,
                 )
         except Invalid as exc:
@@ -127,6 +149,7 @@ async def edit_page(request: Request) -> Response:
             "values": values,
             "public_fields": public_fields,
             "listed": listed,
+            "policies": policies,
             "errors": errors,
             "fields": PROFILE_FIELDS,
         },
@@ -168,7 +191,7 @@ async def api_me(request: Request) -> Response:
 async def api_directory(request: Request) -> Response:
     current = await viewer(request)
     page_number, per_page = page_params(request)
-    filters = {k: request.query_params.get(k, "")[:100] for k in ("q", "organization", "location")}
+    filters = _directory_filters(request)
     async with ctx(request).db.read() as session:
         members, total = await service.directory(
             session, current, page=page_number, per_page=per_page, **filters
@@ -197,7 +220,7 @@ async def api_member_update(request: Request) -> Response:
     if not current.signed_in:
         raise NotSignedIn("Sign in first.")
     data = await json_body(request)
-    unknown = set(data) - {*EDITABLE, "public_fields", "listed"}
+    unknown = set(data) - {*EDITABLE, *POLICY_FIELDS, "public_fields", "listed"}
     if unknown:
         raise Invalid(
             "Unknown fields.", fields={name: "Not a profile field." for name in sorted(unknown)}

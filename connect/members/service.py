@@ -13,7 +13,10 @@ from connect import events, permissions
 from connect.accounts.models import User
 from connect.db import contains_pattern
 from connect.errors import Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
-from connect.members.models import PROFILE_FIELDS, Profile
+from connect.members.models import PROFILE_FIELDS, Profile, interest_clause, public_field_clause
+from connect.moderation import audit
+from connect.network import completeness
+from connect.network.models import POLICIES
 from connect.permissions import Viewer
 
 FIELD_LIMITS = {
@@ -57,6 +60,8 @@ def member_json(user: User, viewer: Viewer) -> dict:
         data["email"] = user.email
         data["public_fields"] = list(profile.public_fields) if profile else []
         data["listed"] = profile.listed if profile else True
+        data["contact_policy"] = profile.contact_policy if profile else "anyone"
+        data["message_policy"] = profile.message_policy if profile else "anyone"
         data["preferences"] = dict(profile.preferences or {}) if profile else {}
         if user.suspended_until:
             data["suspended_until"] = user.suspended_until.isoformat()
@@ -104,6 +109,11 @@ def _clean_profile_changes(changes: dict) -> tuple[dict, dict[str, str]]:
                 problems[name] = "true or false."
                 continue
             clean[name] = value
+        elif name in ("contact_policy", "message_policy"):
+            if value not in POLICIES:
+                problems[name] = f"One of: {', '.join(POLICIES)}."
+                continue
+            clean[name] = value
     return clean, problems
 
 
@@ -123,11 +133,27 @@ async def update_profile(
     if avatar_sha256:
         clean["avatar_sha256"] = avatar_sha256
     user = await session.get(User, user.id)
+    before = {
+        name: user.display_name if name == "display_name" else getattr(user.profile, name)
+        for name in clean
+    }
     for name, value in clean.items():
         if name == "display_name":
             user.display_name = value
         else:
             setattr(user.profile, name, value)
+    if viewer.id != user.id:  # an administrator's edit of someone else's profile
+        await audit.record(
+            session,
+            viewer,
+            "profile.edit",
+            target_kind="member",
+            target_id=user.id,
+            target_user=user,
+            summary=", ".join(sorted(clean)),
+            before=before,
+            after=clean,
+        )
     await events.record(
         session,
         "member.updated",
@@ -182,10 +208,13 @@ async def directory(
     q: str = "",
     organization: str = "",
     location: str = "",
+    interest: str = "",
+    sort: str = "name",
     page: int = 1,
     per_page: int = 20,
 ) -> tuple[list[User], int]:
-    """Listed members, filtered by name, organization and location (public fields only)."""
+    """Listed members, filtered by name, organization, location and interest (public fields
+    only), by name or most complete profile first."""
     query = select(User).join(Profile).where(Profile.listed.is_(True))
     if q.strip():
         like = contains_pattern(q.strip().lower()[:100])
@@ -204,19 +233,15 @@ async def directory(
             # A hidden field must not be searchable by outsiders.
             query = query.where(
                 func.lower(column).like(like, escape="\\"),
-                _field_public(name),
+                public_field_clause(name),
             )
+    if interest.strip():
+        query = query.where(interest_clause(interest[:100]))
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar()
+    order = (func.lower(User.display_name), User.id)
+    if sort == "complete":
+        order = (completeness.score().desc(), *order)
     rows = await session.execute(
-        query.order_by(func.lower(User.display_name), User.id)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
+        query.order_by(*order).offset((page - 1) * per_page).limit(per_page)
     )
     return list(rows.scalars().unique()), total
-
-
-def _field_public(name: str):
-    # public_fields is a JSON list; a LIKE on its text form works on SQLite and PostgreSQL.
-    from sqlalchemy import String, cast
-
-    return cast(Profile.public_fields, String).like(f'%"{name}"%')

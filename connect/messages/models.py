@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from connect.accounts.models import User
 from connect.db import Base, UTCDateTime, utcnow
 
 
@@ -43,6 +44,8 @@ class Participant(Base):
     # The newest message id the participant has seen; later ones count as unread.
     last_read_message_id: Mapped[int] = mapped_column(default=0)
 
+    user: Mapped[User] = relationship(lazy="joined")
+
 
 class Message(Base):
     __tablename__ = "messages"
@@ -60,3 +63,5 @@ class Message(Base):
         ForeignKey("posts.id", ondelete="SET NULL"), default=None
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[User | None] = relationship(lazy="joined", foreign_keys=[author_id])

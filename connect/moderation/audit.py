@@ -58,10 +58,14 @@ ACTIONS = {
     "member.uninvite": "withdrew an invitation",
     "member.role": "changed a member's role",
     "member.remove": "removed a member",
+    "profile.edit": "edited someone's profile",
     # settings
     "community.create": "created a community",
     "community.update": "changed community settings",
     "site.limits": "changed the site's posting limits",
+    # private messages (readable by site moderators only once a participant reports them)
+    "conversation.read": "read a reported private conversation",
+    "conversation.close_report": "closed the report on a private conversation",
 }
 
 

@@ -10,7 +10,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from connect.accounts.models import User
 from connect.db import Base, UTCDateTime, utcnow
 
-KINDS = ("reply", "mention", "followed_post", "new_thread", "membership", "moderation")
+KINDS = (
+    "reply",
+    "mention",
+    "followed_post",
+    "new_thread",
+    "membership",
+    "moderation",
+    "message",
+    "contact",
+)
 EMAIL_MODES = ("real_time", "digest", "in_app")
 
 

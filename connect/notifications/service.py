@@ -22,7 +22,9 @@ from connect.db import utcnow
 from connect.errors import Invalid, NotFound
 from connect.events import Event
 from connect.markup import excerpt
+from connect.messages import service as messages
 from connect.moderation import notices
+from connect.network.models import Contact
 from connect.notifications.mail import queue_mail, send_due_mail  # noqa: F401 (job entry point)
 from connect.notifications.models import EMAIL_MODES, DigestRun, Notification, OutgoingMail
 from connect.permissions import Role, Viewer
@@ -32,9 +34,14 @@ DIGEST_EVERY = timedelta(hours=24)
 PREFERENCES = {
     "subscription_mode": ("real_time", "digest", "in_app"),
     "email_replies": EMAIL_MODES,
+    "email_messages": EMAIL_MODES,
 }
 MODERATION_EVENTS = {"moderation.decided", "flags.resolved", "sanction.created", "sanction.lifted"}
-DEFAULT_PREFERENCES = {"subscription_mode": "real_time", "email_replies": "real_time"}
+DEFAULT_PREFERENCES = {
+    "subscription_mode": "real_time",
+    "email_replies": "real_time",
+    "email_messages": "real_time",
+}
 
 
 def preferences_of(user: User) -> dict:
@@ -96,6 +103,11 @@ async def unsubscribe(session: AsyncSession, user_id: int, scope: str) -> str:
         prefs["email_replies"] = "in_app"
         user.profile.preferences = prefs
         return "emails about replies to you and mentions of you"
+    if scope == "messages":
+        prefs = dict(user.profile.preferences or {})
+        prefs["email_messages"] = "in_app"
+        user.profile.preferences = prefs
+        return "emails about private messages to you"
     kind, _, raw_id = scope[0], None, scope[1:]
     if kind not in "tc" or not raw_id.isdigit():
         raise NotFound("This unsubscribe link is not valid.")
@@ -133,6 +145,10 @@ class Notifier:
                 await self._membership(session, event, "added you to")
             elif event.type in MODERATION_EVENTS:
                 await self._moderation(session, event)
+            elif event.type == "message.created" and event.target_user_id != event.actor_id:
+                await self._message(session, event)
+            elif event.type in ("contact.requested", "contact.accepted"):
+                await self._contact(session, event)
 
     async def _load_post(self, session: AsyncSession, post_id: int):
         row = (
@@ -279,6 +295,52 @@ class Notifier:
                     url=url,
                 )
 
+    async def _message(self, session: AsyncSession, event: Event) -> None:
+        """A private message: the recipient hears of it (by email as their message preference
+        says) unless they left the conversation or a block now stands between them."""
+        found = await messages.deliverable(session, event.target_user_id, event.subject_id)
+        user = await session.get(User, event.target_user_id)
+        if found is None or user is None:
+            return
+        message, conversation = found
+        author = message.author.display_name if message.author else "A former member"
+        await self._notify(
+            session,
+            event,
+            user.id,
+            kind="message",
+            mode=preferences_of(user)["email_messages"],
+            community=None,
+            title=f"{author} sent you a message: “{conversation.subject}”",
+            text=excerpt(message.body, 300),
+            url=messages.conversation_url(conversation.id),
+            scope="messages",
+        )
+
+    async def _contact(self, session: AsyncSession, event: Event) -> None:
+        """A contact request or acceptance, in the app only; not when the request was
+        answered, withdrawn or ended by a block before the notifier got to it."""
+        contact = await session.get(Contact, event.subject_id)
+        wanted = "pending" if event.type == "contact.requested" else "accepted"
+        actor = await session.get(User, event.actor_id) if event.actor_id else None
+        if contact is None or contact.status != wanted or actor is None:
+            return
+        title, url = f"{actor.display_name} asked to connect with you", "/network"
+        if event.type == "contact.accepted":
+            title = f"{actor.display_name} accepted your contact request"
+            url = f"/members/{actor.username}"
+        await self._notify(
+            session,
+            event,
+            event.target_user_id,
+            kind="contact",
+            mode="in_app",
+            community=None,
+            title=title,
+            text=contact.note if event.type == "contact.requested" else "",
+            url=url,
+        )
+
     async def _users_named(self, session: AsyncSession, names: list[str]) -> list[User]:
         if not names:
             return []
@@ -408,6 +470,14 @@ async def send_digests(context, *, force: bool = False) -> int:
                     )
                 ).scalars()
             )
+            # Private messages from a conversation left, or across a block made since, stay out.
+            dropped = await messages.undeliverable(session, user_id, items)
+            for n in items:
+                if n.id in dropped:
+                    n.emailed_at = now
+            items = [n for n in items if n.id not in dropped]
+            if not items:
+                continue
             lines = [
                 f"- {n.title}\n  {n.excerpt[:200]}\n  {context.settings.base_url}{n.url}"
                 for n in items
@@ -435,14 +505,17 @@ async def send_digests(context, *, force: bool = False) -> int:
 # Reading and marking ----------------------------------------------------------------------
 
 
-async def unread_count(session: AsyncSession, user_id: int) -> int:
+def unread_count_query(user_id: int):
+    """A scalar subquery, so the page header reads this and the message count in one go."""
     return (
-        await session.execute(
-            select(func.count(Notification.id)).where(
-                Notification.user_id == user_id, Notification.read_at.is_(None)
-            )
-        )
-    ).scalar()
+        select(func.count(Notification.id))
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .scalar_subquery()
+    )
+
+
+async def unread_count(session: AsyncSession, user_id: int) -> int:
+    return (await session.execute(select(unread_count_query(user_id)))).scalar()
 
 
 async def list_for(

@@ -6,6 +6,7 @@ from typing import Any
 
 from connect.communities.models import MODERATION_MODES, ROLES, VISIBILITIES
 from connect.members.models import PROFILE_FIELDS
+from connect.network.models import POLICIES
 from connect.notifications.service import PREFERENCES
 
 API_PREFIX = "/api/v1"
@@ -83,6 +84,8 @@ SCHEMAS: dict[str, dict] = {
         public_fields={"type": "array", "items": STR},
         listed=BOOL,
         preferences={"type": "object"},
+        contact_policy={"type": "string", "enum": list(POLICIES)},
+        message_policy={"type": "string", "enum": list(POLICIES)},
         suspended_until=TIME,
     ),
     "Community": obj(
@@ -237,6 +240,80 @@ SCHEMAS: dict[str, dict] = {
         author=STR_OR_NULL,
         created_at=TIME_OR_NULL,
     ),
+    "Contact": obj(
+        ["member", "status", "created_at"],
+        member=ref("Author"),
+        status={
+            "type": "string",
+            "enum": ["accepted", "incoming", "outgoing", "ignored"],
+            "description": "As the caller sees it; an ignored request looks outgoing to its asker.",
+        },
+        note=STR,
+        created_at=TIME,
+        accepted_at=TIME_OR_NULL,
+    ),
+    "Block": obj(["member"], member=ref("Author"), created_at=TIME, blocked=BOOL),
+    "Suggestion": obj(
+        ["member", "reasons", "can_connect"],
+        member=ref("Author"),
+        shared_communities=INT,
+        same_organization=BOOL,
+        shared_interests={"type": "array", "items": STR},
+        reasons={"type": "array", "items": STR},
+        can_connect=BOOL,
+    ),
+    "FeedItem": obj(
+        ["type", "id", "created_at", "actor", "community", "title", "url"],
+        type={"type": "string", "enum": ["thread", "reply", "entry", "joined"]},
+        id=ID,
+        created_at=TIME,
+        actor=ref("Author"),
+        community=obj(["slug", "name"], slug=STR, name=STR),
+        title=STR,
+        excerpt=STR,
+        url=STR,
+    ),
+    "Conversation": obj(
+        ["id", "subject", "participants", "created_at", "last_message_at"],
+        id=ID,
+        subject=STR,
+        participants={
+            "type": "array",
+            "items": obj(
+                ["username", "display_name", "left_at"],
+                username=STR,
+                display_name=STR,
+                avatar_url=STR_OR_NULL,
+                left_at=TIME_OR_NULL,
+            ),
+        },
+        created_at=TIME,
+        last_message_at=TIME,
+        unread={"type": "integer", "description": "Messages the caller has not read yet."},
+        reported=BOOL,
+        url=STR,
+    ),
+    "Message": obj(
+        ["id", "conversation_id", "author", "body", "html", "created_at"],
+        id=ID,
+        conversation_id=ID,
+        author=ref("Author"),
+        body=STR,
+        html=STR,
+        created_at=TIME,
+        reply_to_post=INT_OR_NULL,
+        quoted_post=nullable(
+            obj(
+                ["id", "title", "url"],
+                id=ID,
+                thread_id=ID,
+                title=STR,
+                author=ref("Author"),
+                excerpt=STR,
+                url=STR,
+            )
+        ),
+    ),
     "Subscription": obj(
         ["mode"],
         thread_id=ID,
@@ -258,6 +335,8 @@ PROFILE_CHANGES = {
             "items": {"type": "string", "enum": list(PROFILE_FIELDS)},
         },
         "listed": BOOL,
+        "contact_policy": {"type": "string", "enum": list(POLICIES)},
+        "message_policy": {"type": "string", "enum": list(POLICIES)},
     },
     "additionalProperties": False,
 }

@@ -1,4 +1,6 @@
-// Live updates: new posts appear in place, boards count new threads, the bell counts up.
+// Live updates: new posts appear in place, boards count new threads, the bell counts up,
+// the home feed grows, private messages arrive in the open conversation (or count up in
+// the header).
 // Small and framework-free; pages work fully without it. Reconnects with backoff and
 // resumes from the last event seen, so nothing is missed.
 (function () {
@@ -79,19 +81,109 @@
     announce(newThreads + " new thread" + (newThreads === 1 ? "" : "s"));
   }
 
-  function bumpBell() {
-    var bell = document.querySelector("[data-live-count]");
-    if (!bell) return;
-    var count = bell.querySelector(".count");
+  function bumpCount(selector) {
+    var link = document.querySelector(selector);
+    if (!link) return;
+    var count = link.querySelector(".count");
     if (!count) {
       count = document.createElement("span");
       count.className = "count";
       count.textContent = "0";
-      bell.appendChild(document.createTextNode(" "));
-      bell.appendChild(count);
+      link.appendChild(document.createTextNode(" "));
+      link.appendChild(count);
     }
     count.textContent = String((parseInt(count.textContent, 10) || 0) + 1);
+  }
+
+  function bumpBell() {
+    bumpCount("[data-live-count]");
     announce("New notification");
+  }
+
+  // Private messages: the open conversation shows a new one in place and counts it read;
+  // on other pages the header's Messages count goes up and the inbox refreshes its list.
+  function openConversation() {
+    return document.querySelector("[data-live-conversation]");
+  }
+
+  function lastShownMessage(list) {
+    var items = list.querySelectorAll("li.message");
+    return items.length ? items[items.length - 1].getAttribute("data-message-id") : "0";
+  }
+
+  function markConversationRead(list) {
+    var url = list.getAttribute("data-mark-read-url");
+    if (!url) return;
+    var body = new URLSearchParams();
+    body.set("csrf_token", list.getAttribute("data-csrf"));
+    body.set("last_message_id", lastShownMessage(list));
+    fetch(url, {
+      method: "POST",
+      body: body,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    }).catch(function () { /* offline: it stays unread */ });
+  }
+
+  function placeMessage(list, data) {
+    var id = data.message.id;
+    if (document.getElementById("message-" + id)) return;
+    // A new message belongs after the last page's messages, not at the end of an earlier one.
+    if (document.querySelector('.pager a[rel="next"]')) return;
+    fetch("/messages/" + data.conversation_id + "/messages/" + id, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error("message " + id + " is not visible");
+      return r.text();
+    }).then(function (html) {
+      var holder = document.createElement("ol");
+      holder.innerHTML = html;
+      var item = holder.querySelector("li.message");
+      if (!item || document.getElementById("message-" + id)) return;
+      item.classList.add("live-new");
+      list.appendChild(item);
+      if (data.unread) {
+        var by = item.querySelector(".post-by");
+        announce("New message" + (by ? " from " + by.textContent.trim() : ""));
+        markConversationRead(list);
+      }
+    }).catch(function () { /* we left meanwhile: nothing to show */ });
+  }
+
+  var inboxTimer = null;
+  function refreshInbox() {
+    var inbox = document.querySelector("[data-live-inbox]");
+    if (!inbox) return;
+    fetch(inbox.getAttribute("data-fragment"), { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error("inbox");
+      return r.text();
+    }).then(function (html) {
+      inbox.innerHTML = html;
+    }).catch(function () { /* try again on the next message */ });
+  }
+
+  function messageArrived(data) {
+    if (!data.message) return;
+    var list = openConversation();
+    if (list && list.getAttribute("data-live-conversation") === String(data.conversation_id)) {
+      placeMessage(list, data);
+      return;
+    }
+    if (!data.unread) return;  // our own message, sent from another tab
+    bumpCount("[data-live-messages]");
+    var author = data.message.author;
+    announce("New message" + (author ? " from " + author.display_name : ""));
+    window.clearTimeout(inboxTimer);
+    inboxTimer = window.setTimeout(refreshInbox, 200);
+  }
+
+  function notificationArrived(data) {
+    if (data.kind !== "message") { bumpBell(); return; }
+    // News of a message in the conversation on screen is read already: no bell for it.
+    var list = openConversation();
+    if (list && data.url === "/messages/" + list.getAttribute("data-live-conversation")) {
+      markConversationRead(list);
+      return;
+    }
+    bumpCount("[data-live-count]");  // silently: the message itself was announced
   }
 
   function handle(message) {
@@ -113,10 +205,42 @@
     } else if (message.channel.indexOf("community:") === 0) {
       if ((message.type === "thread.created" || message.type === "thread.approved") && data.thread) showNewThreads(data.thread.community || message.channel.slice(10));
     } else if (message.channel === "me") {
-      if (message.type === "notification.created") bumpBell();
+      if (message.type === "notification.created") notificationArrived(data);
+      if (message.type === "message.created") messageArrived(data);
+      if (message.type === "feed.item") refreshFeed();
     } else if (message.channel === "moderation") {
       document.dispatchEvent(new CustomEvent("connect:moderation", { detail: message }));
     }
+  }
+
+  // The home feed: a `feed.item` on `me` says there is new activity; the server says what
+  // is new for us (it alone knows who may see what); unseen items go to the top, announced.
+  var feedTimer = null;
+  function refreshFeed() {
+    var feed = document.querySelector("[data-live-feed]");
+    if (!feed) return;
+    window.clearTimeout(feedTimer);
+    feedTimer = window.setTimeout(function () {
+      fetch(feed.getAttribute("data-feed-fragment"), { credentials: "same-origin" }).then(function (r) {
+        if (!r.ok) throw new Error("feed");
+        return r.text();
+      }).then(function (html) {
+        var holder = document.createElement("ol");
+        holder.innerHTML = html;
+        var items = holder.querySelectorAll("li[data-feed-key]");
+        var added = 0;
+        for (var i = items.length - 1; i >= 0; i--) {  // oldest first, each to the top
+          if (feed.querySelector('[data-feed-key="' + items[i].getAttribute("data-feed-key") + '"]')) continue;
+          items[i].classList.add("live-new");
+          feed.insertBefore(items[i], feed.firstChild);
+          added += 1;
+        }
+        if (!added) return;
+        var empty = feed.querySelector(".feed-empty");
+        if (empty) empty.remove();
+        announce(added + " new item" + (added === 1 ? "" : "s") + " from your network and communities");
+      }).catch(function () { /* try again on the next event */ });
+    }, 300);
   }
 
   // The moderation queue refetches its list when the queue changes; while a decision is

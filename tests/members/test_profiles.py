@@ -50,6 +50,12 @@ def test_admin_may_edit_anyones_profile(site, admin, alice):
     answer = site.signed_in(admin).patch("/api/v1/members/alice", json={"title": "Fixed by admin"})
     assert answer.status_code == 200
     assert site.anonymous().get("/api/v1/members/alice").json()["title"] == "Fixed by admin"
+    # The edit is in the moderation log with what it changed; a member's own edits are not.
+    site.signed_in(alice).patch("/api/v1/members/alice", json={"title": "Mine again"})
+    log = site.signed_in(admin).get("/api/v1/moderation/log").json()
+    edits = [row for row in log["items"] if row["action"] == "profile.edit"]
+    assert len(edits) == 1
+    assert edits[0]["before"] == {"title": ""} and edits[0]["after"] == {"title": "Fixed by admin"}
 
 
 def test_others_and_anonymous_cannot_edit_and_nothing_changes(site, alice, bob):

@@ -227,10 +227,27 @@ def test_every_action_writes_exactly_one_row(site, world, admin, alice, bob):
     def _():
         return lambda: ok(owner.delete("/api/v1/members/bob/suspension"))
 
+    @step("profile.edit")
+    def _():
+        body = {"title": "Corrected by the administrator"}
+        return lambda: ok(owner.patch("/api/v1/members/bob", json=body))
+
     @step("site.limits")
     def _():
         body = {"limits": {"posts_per_day": 400}}
         return lambda: ok(owner.put("/api/v1/moderation/limits", json=body))
+
+    @step("conversation.read")
+    def _():
+        started = ok(a.post("/api/v1/conversations", json={"to": ["bob"], "body": "Rude"}))
+        steps["_conversation"] = cid = started.json()["id"]
+        ok(b.post(f"/api/v1/conversations/{cid}/report", json={"reason": "Rude words"}))
+        return lambda: ok(owner.get(f"/api/v1/conversations/{cid}"))
+
+    @step("conversation.close_report")
+    def _():
+        url = f"/api/v1/moderation/conversations/{steps['_conversation']}/close"
+        return lambda: ok(owner.post(url, json={"reason": "Handled"}))
 
     walked = [k for k in steps if not k.startswith("_")]
     assert sorted(walked) == sorted(ACTIONS), set(ACTIONS) ^ set(walked)

@@ -126,6 +126,12 @@ def test_merge_two_threads(site, admin, alice, bob):
     ]
     assert shown["thread"]["post_count"] == 4
     assert site.anonymous().get(f"/api/v1/threads/{second['id']}").status_code == 404
+    # Old links to the merged thread's page lead on to the thread it joined.
+    old_link = site.anonymous().get(f"/threads/{second['id']}", follow_redirects=False)
+    assert old_link.status_code == 301
+    assert old_link.headers["location"] == f"/threads/{first['id']}"
+    assert site.anonymous().get(f"/threads/{second['id']}").text.count("Wednesday") >= 1
+    assert site.anonymous().get("/threads/999999").status_code == 404
     assert (
         error_code(owner.post(f"/api/v1/threads/{first['id']}/merge", json={"into": first["id"]}))
         == "invalid"

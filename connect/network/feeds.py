@@ -1,0 +1,239 @@
+"""Activity feeds: threads started, replies, library uploads and communities joined.
+
+Built from the domain tables, not the event log, so that the clauses guarding boards and
+libraries guard the feeds too: only published items in communities the viewer may read
+ever appear, whoever did them. A member's profile shows their own activity; the home page
+shows what the viewer's contacts did and what happened in the viewer's communities.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, String, and_, func, literal, or_, select, true, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connect import permissions
+from connect.accounts.models import User
+from connect.boards.models import Post, Thread
+from connect.boards.reading import author_json
+from connect.communities.models import Community, Membership
+from connect.library.models import Entry
+from connect.markup import excerpt
+from connect.network.service import blocked_either_way, contact_ids
+from connect.permissions import Viewer
+
+PER_PAGE = 20
+KINDS = ("thread", "reply", "entry", "joined")
+
+
+@dataclass
+class FeedItem:
+    kind: str  # one of KINDS
+    id: int
+    at: datetime
+    actor: User
+    community: Community
+    title: str
+    url: str
+    excerpt: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}-{self.id}"
+
+
+def item_json(item: FeedItem) -> dict:
+    return {
+        "type": item.kind,
+        "id": item.id,
+        "created_at": item.at.isoformat(),
+        "actor": author_json(item.actor),
+        "community": {"slug": item.community.slug, "name": item.community.name},
+        "title": item.title,
+        "excerpt": item.excerpt,
+        "url": item.url,
+    }
+
+
+def _activity(viewer: Viewer, who) -> object:
+    """Every activity the viewer may see, as rows (kind, item_id, at, actor_id, community_id).
+
+    `who(actor_column, community_column)` narrows it to the feed's members and communities.
+    """
+    readable = permissions.readable_communities_clause(viewer)
+
+    def row(kind: str, item_id, at, actor_id, community_id) -> list:
+        return [
+            literal(kind, String(8)).label("kind"),
+            item_id.label("item_id"),
+            at.label("at"),
+            actor_id.label("actor_id"),
+            community_id.label("community_id"),
+        ]
+
+    threads = (
+        select(*row("thread", Thread.id, Thread.created_at, Thread.author_id, Thread.community_id))
+        .join(Community, Community.id == Thread.community_id)
+        .where(Thread.status == "published", readable, who(Thread.author_id, Thread.community_id))
+    )
+    replies = (
+        select(*row("reply", Post.id, Post.created_at, Post.author_id, Post.community_id))
+        .join(Thread, Thread.id == Post.thread_id)
+        .join(Community, Community.id == Post.community_id)
+        .where(
+            Post.status == "published",
+            Thread.status == "published",
+            Post.id != Thread.first_post_id,
+            readable,
+            who(Post.author_id, Post.community_id),
+        )
+    )
+    entries = (
+        select(*row("entry", Entry.id, Entry.created_at, Entry.author_id, Entry.community_id))
+        .join(Community, Community.id == Entry.community_id)
+        .where(
+            Entry.status == "published",
+            Entry.post_id.is_(None),  # a post's attachments show with the post
+            readable,
+            who(Entry.author_id, Entry.community_id),
+        )
+    )
+    joins = (
+        select(
+            *row(
+                "joined",
+                Membership.id,
+                Membership.created_at,
+                Membership.user_id,
+                Membership.community_id,
+            )
+        )
+        .join(Community, Community.id == Membership.community_id)
+        .where(
+            Membership.status == "active",
+            readable,
+            who(Membership.user_id, Membership.community_id),
+        )
+    )
+    return union_all(threads, replies, entries, joins).subquery("activity")
+
+
+async def _page(
+    session: AsyncSession, activity, *, page: int, per_page: int
+) -> tuple[list[FeedItem], int]:
+    total = await session.scalar(select(func.count()).select_from(activity))
+    rows = (
+        await session.execute(
+            select(activity)
+            .order_by(activity.c.at.desc(), activity.c.item_id.desc(), activity.c.kind)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+    ).all()
+    return await _load(session, rows), total or 0
+
+
+async def _load(session: AsyncSession, rows) -> list[FeedItem]:
+    """The rows' threads, posts, entries, members and communities, a few queries in all."""
+    ids: dict[str, list[int]] = defaultdict(list)
+    for r in rows:
+        ids[r.kind].append(r.item_id)
+    users = await _by_id(session, User, {r.actor_id for r in rows})
+    communities = await _by_id(session, Community, {r.community_id for r in rows})
+    threads = await _by_id(session, Thread, set(ids["thread"]))
+    first_posts = await _by_id(session, Post, {t.first_post_id for t in threads.values()})
+    replies = await _by_id(session, Post, set(ids["reply"]))
+    reply_threads = await _by_id(session, Thread, {p.thread_id for p in replies.values()})
+    entries = await _by_id(session, Entry, set(ids["entry"]))
+    items = []
+    for r in rows:
+        community, actor = communities.get(r.community_id), users.get(r.actor_id)
+        if community is None or actor is None:
+            continue  # deleted since the page was counted
+        described = None  # (title, url, Markdown to excerpt)
+        if r.kind == "thread" and r.item_id in threads:
+            thread = threads[r.item_id]
+            first = first_posts.get(thread.first_post_id)
+            described = (thread.title, f"/threads/{thread.id}", first.body if first else "")
+        elif r.kind == "reply" and r.item_id in replies:
+            post = replies[r.item_id]
+            thread = reply_threads.get(post.thread_id)
+            described = (thread.title if thread else "", f"/posts/{post.id}", post.body)
+        elif r.kind == "entry" and r.item_id in entries:
+            entry = entries[r.item_id]
+            url = f"/c/{community.slug}/library/{entry.id}"
+            described = (entry.title, url, entry.description)
+        elif r.kind == "joined":
+            described = (community.name, f"/c/{community.slug}", "")
+        if described is None:
+            continue
+        title, url, text = described
+        items.append(
+            FeedItem(
+                kind=r.kind,
+                id=r.item_id,
+                at=r.at,
+                actor=actor,
+                community=community,
+                title=title,
+                url=url,
+                excerpt=excerpt(text, 200) if text else "",
+            )
+        )
+    return items
+
+
+async def _by_id(session: AsyncSession, model, ids: set) -> dict:
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    rows = await session.execute(select(model).where(model.id.in_(ids)))
+    return {obj.id: obj for obj in rows.scalars().unique()}
+
+
+# The two feeds ----------------------------------------------------------------------------
+
+
+async def profile_activity(
+    session: AsyncSession, viewer: Viewer, user: User, *, page: int = 1, per_page: int = PER_PAGE
+) -> tuple[list[FeedItem], int]:
+    """What the member did, as far as the viewer may see it."""
+
+    def who(actor, community) -> ColumnElement[bool]:
+        return actor == user.id
+
+    return await _page(session, _activity(viewer, who), page=page, per_page=per_page)
+
+
+async def home_feed(
+    session: AsyncSession, viewer: Viewer, *, page: int = 1, per_page: int = PER_PAGE
+) -> tuple[list[FeedItem], int]:
+    """What the viewer's contacts did and what happened in the viewer's communities.
+
+    Not the viewer's own doings, and nothing by members blocked either way.
+    """
+    if not viewer.signed_in:
+        return [], 0
+    contacts = await contact_ids(session, viewer.id)
+    blocked = await blocked_either_way(session, viewer.id)
+    communities = viewer.active_community_ids()
+
+    if not contacts and not communities:
+        return [], 0
+
+    def who(actor, community) -> ColumnElement[bool]:
+        network = []
+        if contacts:
+            network.append(actor.in_(sorted(contacts)))
+        if communities:
+            network.append(community.in_(communities))
+        return and_(
+            actor != viewer.id,
+            actor.not_in(sorted(blocked)) if blocked else true(),
+            or_(*network),
+        )
+
+    return await _page(session, _activity(viewer, who), page=page, per_page=per_page)
