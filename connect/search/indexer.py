@@ -11,6 +11,14 @@ that would hold the database's write lock during every Whoosh commit. So the ind
 a Consumer only as the door the event loop knocks on (and for `site.drain()` in tests and
 `connect demo`, where it indexes inline), and when workers run in the background it does the
 work in its own task, outside any transaction, while this process holds the "indexer" lease.
+
+Only one process indexes, however many `connect serve` and `connect worker` processes share
+the database and the data folder: the "indexer" lease in the database decides which (see
+connect/workers.py for how it stays exclusive and how another process takes over when the
+holder dies). In the background the indexer is fenced: it checks that it still holds the
+lease after taking Whoosh's write lock and before each commit, and before swapping in a
+rebuilt index, so a process that lost its lease (paused, cut off from the database) stops
+before it writes. Each write also records its writer in the index's metadata.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from connect.events import Event
 from connect.search import documents
 from connect.search.codec import ConnectCodec
 from connect.search.store import IndexStore
-from connect.workers import LEASE, Consumer
+from connect.workers import STANDBY_POLL, Consumer, LeaseLost, failed
 
 log = logging.getLogger("connect.search")
 COMMIT_INTERVAL = 0.6  # seconds between commits under load: a new post waits at most this
@@ -46,6 +54,7 @@ IDLE_POLL = 1.0
 MEMBER_EVENTS = {"member.created", "member.updated", "member.deleted", "member.suspended"}
 IGNORED_POST_EVENTS = {"post.recommended", "post.unrecommended"}
 FOLLOWED = ("status", "community")  # a thread's fields its replies' documents copy
+LEASE_NAME = "indexer"
 
 
 def keys_for(event: Event) -> set[str]:
@@ -83,7 +92,7 @@ class Indexer:
     def __init__(self, context, store: IndexStore) -> None:
         self.context = context
         self.store = store
-        self.consumer = Consumer("indexer", self._handle)
+        self.consumer = Consumer(LEASE_NAME, self._handle)
         self.background = False
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -123,15 +132,17 @@ class Indexer:
         workers = self.context.workers
         while True:
             try:
-                if await workers.acquire("indexer"):
+                if await workers.hold(LEASE_NAME):
                     await self.catch_up(pace=True)
                     await self._sleep(IDLE_POLL)
                 else:
-                    await self._sleep(LEASE.total_seconds() / 3)
+                    await self._sleep(STANDBY_POLL)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("search indexer failed; retrying shortly")
+            except LeaseLost:
+                log.warning("search indexer: the lease was lost; standing by")
+            except Exception as exc:
+                failed("search indexer", exc)
                 self.suspect = True
                 await asyncio.sleep(2)
 
@@ -139,6 +150,14 @@ class Indexer:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
         self._wake.clear()
+
+    def _fence(self) -> None:
+        """In the background, act only while this process holds the indexer lease."""
+        if self.background and not self.context.workers.holds(LEASE_NAME):
+            raise LeaseLost(LEASE_NAME)
+
+    def _writer_name(self) -> str | None:
+        return self.context.workers.holder if self.background else None
 
     async def _in_writer(self, fn: Callable, *args):
         return await asyncio.get_running_loop().run_in_executor(self._writer_thread, fn, *args)
@@ -156,6 +175,7 @@ class Indexer:
                 if problem is not None and path is None and await self._log_is_whole():
                     # A new site: replaying its whole event log is the same as a rebuild.
                     path = await self._in_writer(self.store.new_generation)
+                    self._fence()
                     self.store.swap(path)
                 elif problem is not None:
                     log.warning("rebuilding the search index: %s", problem)
@@ -186,6 +206,7 @@ class Indexer:
         cursor = self.store.read_meta(path).cursor
         handled = 0
         while True:
+            self._fence()
             async with self.context.db.read() as session:
                 batch = await events.read_since(session, cursor, limit=EVENT_BATCH)
                 if batch.cursor == cursor:
@@ -221,18 +242,26 @@ class Indexer:
                 timeout=WRITER_TIMEOUT, codec=ConnectCodec()
             )
             try:
+                # With Whoosh's write lock held: a process that lost the lease while it
+                # waited for the lock (or was paused) must not commit what it read before.
+                self._fence()
                 for key, doc in docs.items():
                     if doc is None:
                         writer.delete_by_term("key", key)
                     else:
                         writer.update_document(**doc)
                 writer.commit()
+            except LeaseLost:
+                writer.cancel()
+                raise
             except BaseException:
                 self.suspect = True
                 writer.cancel()
                 raise
             self._last_commit = time.monotonic()
-        self.store.write_meta(path, cursor)
+        else:
+            self._fence()
+        self.store.write_meta(path, cursor, writer=self._writer_name())
         if docs:
             self.store.changed()
 
@@ -276,7 +305,8 @@ class Indexer:
             except BaseException:
                 await self._in_writer(writer.cancel)
                 raise
-            self.store.write_meta(path, cursor)
+            self.store.write_meta(path, cursor, writer=self._writer_name())
+            self._fence()
             self.store.swap(path)
         except BaseException:
             shutil.rmtree(path, ignore_errors=True)

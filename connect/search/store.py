@@ -38,6 +38,7 @@ class IndexUnavailable(Exception):
 class Meta:
     schema_version: int
     cursor: int
+    writer: str | None = None  # the process (lease holder) that wrote last, when known
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -109,11 +110,13 @@ class IndexStore:
     @staticmethod
     def read_meta(path: Path) -> Meta:
         data = json.loads((path / META).read_text())
-        return Meta(int(data["schema_version"]), int(data["cursor"]))
+        return Meta(int(data["schema_version"]), int(data["cursor"]), data.get("writer"))
 
     @staticmethod
-    def write_meta(path: Path, cursor: int) -> None:
+    def write_meta(path: Path, cursor: int, *, writer: str | None = None) -> None:
         data = {"schema_version": SCHEMA_VERSION, "cursor": cursor}
+        if writer:
+            data["writer"] = writer
         write_atomic(path / META, json.dumps(data).encode())
 
     # Health ----------------------------------------------------------------------------------

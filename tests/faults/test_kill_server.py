@@ -1,0 +1,82 @@
+"""kill -9 of `connect serve` while several clients post: every acknowledged post survives,
+and the database stays whole. Restarted on the same data folder and database each time."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import time
+
+import pytest
+
+from tests.faults.checks import database_problems, missing_posts, quick_check
+from tests.faults.processes import PostingOutcome, median, new_thread, post_until, report, sign_in
+
+# Bounded by its cycle count and every wait in it; the default per-test timeout (300 s) is
+# too tight for a busy shared machine, not for a hang.
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
+
+CYCLES = 20
+CLIENTS = 4
+POSTING_SECONDS = (0.6, 1.4)  # after the first acknowledged post, killed at a random moment
+FIRST_POST_LIMIT = 30.0
+
+
+async def _post_then_kill(server, token: str, thread_id: int, outcome: PostingOutcome) -> float:
+    """Post from CLIENTS connections; SIGKILL the server mid-stream. Returns the seconds from
+    the server's start to its first acknowledged post."""
+    stop = asyncio.Event()
+    before = len(outcome.acknowledged)
+    posting = asyncio.create_task(
+        post_until(server.url, token, thread_id, clients=CLIENTS, stop=stop, outcome=outcome)
+    )
+    waited = 0.0
+    while len(outcome.acknowledged) == before and waited < FIRST_POST_LIMIT:
+        await asyncio.sleep(0.02)  # noqa: ASYNC110  (polling another task's list)
+        waited += 0.02
+    await asyncio.sleep(random.uniform(*POSTING_SECONDS))
+    os.kill(server.pid, signal.SIGKILL)  # requests are in flight right now
+    stop.set()
+    await asyncio.wait_for(posting, timeout=30)
+    if len(outcome.acknowledged) == before:
+        raise AssertionError("no post was acknowledged in this cycle")
+    return outcome.acknowledged_at[before] - server.started_at
+
+
+def test_kill_9_of_the_server_loses_no_acknowledged_post(deployment, processes):
+    started = time.monotonic()
+    deployment.prepare()
+    server = processes.server(deployment)
+    server.start()
+    token = sign_in(server.url)
+    thread_id = new_thread(server.url, token)
+    server.kill()
+
+    outcome = PostingOutcome()
+    ready_seconds, first_post_seconds = [], []
+    for cycle in range(CYCLES):
+        ready_seconds.append(server.start())
+        first_post_seconds.append(asyncio.run(_post_then_kill(server, token, thread_id, outcome)))
+        server.popen.wait(timeout=15)
+        assert not outcome.bad_statuses, (cycle, outcome.bad_statuses[:5], server.log_tail())
+        problem = quick_check(deployment.database_url)
+        assert not problem, (cycle, problem)
+
+    lost = missing_posts(deployment.database_url, outcome.acknowledged)
+    problems = database_problems(deployment.database_url, outcome.acknowledged)
+    report(
+        f"kill_server[{deployment.backend}]",
+        cycles=CYCLES,
+        clients=CLIENTS,
+        acknowledged=len(outcome.acknowledged),
+        lost=len(lost),
+        cut_off_requests=outcome.transport_errors,
+        median_ready_s=round(median(ready_seconds), 2),
+        median_first_post_s=round(median(first_post_seconds), 2),
+        total_s=round(time.monotonic() - started, 1),
+    )
+    assert len(outcome.acknowledged) >= CYCLES
+    assert not lost, f"{len(lost)} acknowledged posts are missing: {sorted(lost)[:10]}"
+    assert not problems, problems
