@@ -385,8 +385,38 @@ def _batches(rows: Iterator[dict] | list[dict], size: int = 5_000) -> Iterator[l
 
 
 def load(corpus: Corpus, database_url: str, *, password_hash: str) -> None:
-    """Insert the whole corpus with Core executemany (not through the services: speed)."""
-    from sqlalchemy import create_engine, insert
+    """Insert the whole corpus with Core executemany (not through the services: speed).
+
+    SQLite through the standard library driver; PostgreSQL through asyncpg (the driver the
+    app uses; no psycopg needed), the same statements run with `run_sync`.
+    """
+    if database_url.startswith("postgresql"):
+        import asyncio
+
+        asyncio.run(_load_async(corpus, database_url, password_hash=password_hash))
+        return
+    from sqlalchemy import create_engine
+
+    engine = create_engine(database_url.replace("+aiosqlite", ""))
+    with engine.begin() as conn:
+        _load_rows(conn, corpus, password_hash)
+    engine.dispose()
+
+
+async def _load_async(corpus: Corpus, database_url: str, *, password_hash: str) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    url = database_url.replace("postgresql://", "postgresql+asyncpg://", 1)
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_load_rows, corpus, password_hash)
+    finally:
+        await engine.dispose()
+
+
+def _load_rows(conn, corpus: Corpus, password_hash: str) -> None:
+    from sqlalchemy import insert
 
     from connect.accounts.models import User
     from connect.boards.models import Post, Thread
@@ -394,85 +424,82 @@ def load(corpus: Corpus, database_url: str, *, password_hash: str) -> None:
     from connect.markup import render
     from connect.members.models import Profile
 
-    engine = create_engine(database_url.replace("+aiosqlite", "").replace("+asyncpg", ""))
-    with engine.begin() as conn:
-        for batch in _batches(corpus.members):
-            conn.execute(
-                insert(User),
-                [
-                    {
-                        "id": m["id"],
-                        "username": m["username"],
-                        "email": f"{m['username']}@bench.example",
-                        "password_hash": password_hash,
-                        "display_name": m["display_name"],
-                        "site_role": "admin" if m["id"] == 1 else "member",
-                        "created_at": m["created_at"],
-                    }
-                    for m in batch
-                ],
-            )
-            conn.execute(
-                insert(Profile),
-                [
-                    {
-                        "user_id": m["id"],
-                        "title": m["title"].strip(),
-                        "organization": m["organization"],
-                        "location": m["location"],
-                        "bio": m["bio"],
-                        "interests": m["interests"],
-                        "public_fields": m["public_fields"],
-                        "listed": m["listed"],
-                        "preferences": {},
-                    }
-                    for m in batch
-                ],
-            )
+    for batch in _batches(corpus.members):
         conn.execute(
-            insert(Community),
-            [{**c, "created_by_id": 1, "member_count": 400} for c in corpus.communities],
+            insert(User),
+            [
+                {
+                    "id": m["id"],
+                    "username": m["username"],
+                    "email": f"{m['username']}@bench.example",
+                    "password_hash": password_hash,
+                    "display_name": m["display_name"],
+                    "site_role": "admin" if m["id"] == 1 else "member",
+                    "created_at": m["created_at"],
+                }
+                for m in batch
+            ],
         )
-        for batch in _batches(corpus.memberships):
-            conn.execute(insert(Membership), [{**m, "created_at": START} for m in batch])
-        thread_rows = [
-            {
-                k: t[k]
-                for k in (
-                    "id",
-                    "community_id",
-                    "author_id",
-                    "title",
-                    "status",
-                    "created_at",
-                    "last_post_at",
-                    "post_count",
-                    "first_post_id",
-                )
-            }
-            for t in corpus.threads
-        ]
-        for batch in _batches(thread_rows):
-            conn.execute(insert(Thread), batch)
-        for batch in _batches(corpus.posts):
-            conn.execute(
-                insert(Post),
-                [
-                    {
-                        "id": p["id"],
-                        "thread_id": p["thread_id"],
-                        "community_id": p["community_id"],
-                        "author_id": p["author_id"],
-                        "body": p["body"],
-                        "html": render(p["body"]) if p["id"] % 50 == 0 else f"<p>{p['body']}</p>",
-                        "status": p["status"],
-                        "created_at": p["created_at"],
-                    }
-                    for p in batch
-                ],
+        conn.execute(
+            insert(Profile),
+            [
+                {
+                    "user_id": m["id"],
+                    "title": m["title"].strip(),
+                    "organization": m["organization"],
+                    "location": m["location"],
+                    "bio": m["bio"],
+                    "interests": m["interests"],
+                    "public_fields": m["public_fields"],
+                    "listed": m["listed"],
+                    "preferences": {},
+                }
+                for m in batch
+            ],
+        )
+    conn.execute(
+        insert(Community),
+        [{**c, "created_by_id": 1, "member_count": 400} for c in corpus.communities],
+    )
+    for batch in _batches(corpus.memberships):
+        conn.execute(insert(Membership), [{**m, "created_at": START} for m in batch])
+    thread_rows = [
+        {
+            k: t[k]
+            for k in (
+                "id",
+                "community_id",
+                "author_id",
+                "title",
+                "status",
+                "created_at",
+                "last_post_at",
+                "post_count",
+                "first_post_id",
             )
-        _load_entries(conn, corpus)
-    engine.dispose()
+        }
+        for t in corpus.threads
+    ]
+    for batch in _batches(thread_rows):
+        conn.execute(insert(Thread), batch)
+    for batch in _batches(corpus.posts):
+        conn.execute(
+            insert(Post),
+            [
+                {
+                    "id": p["id"],
+                    "thread_id": p["thread_id"],
+                    "community_id": p["community_id"],
+                    "author_id": p["author_id"],
+                    "body": p["body"],
+                    "html": render(p["body"]) if p["id"] % 50 == 0 else f"<p>{p['body']}</p>",
+                    "status": p["status"],
+                    "created_at": p["created_at"],
+                }
+                for p in batch
+            ],
+        )
+    _load_entries(conn, corpus)
 
 
 def _load_entries(conn, corpus: Corpus) -> None:
