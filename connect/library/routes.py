@@ -130,6 +130,9 @@ async def entry_page(request: Request) -> Response:
             "path": path,
             "thread": thread,
             "can_edit": can_edit,
+            "can_flag": permissions.can_flag(
+                current, community, status=entry.status, author_id=entry.author_id
+            ),
             "can_moderate": permissions.can_moderate(current, community),
             "can_discuss": permissions.can_post(current, community) and entry.status == "published",
             "type_label": reading.type_label,

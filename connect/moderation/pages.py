@@ -1,4 +1,4 @@
-"""Moderation pages next to the content: flagging a post, hiding and restoring it, the
+"""Moderation pages next to the content: flagging a post or a document, hiding and restoring, the
 thread tools (move, merge, split) and a community's sanctions tab."""
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ from starlette.routing import Route
 
 from connect import permissions
 from connect.boards import reading
+from connect.boards.models import Thread
 from connect.communities import service as communities
 from connect.communities.routes import community_page
 from connect.errors import Conflict, Forbidden, Invalid, NotFound
+from connect.library import reading as library_reading
 from connect.moderation import content, flags, queue, sanctions, threads
 from connect.moderation.models import FLAG_REASONS
 from connect.web import ctx, form_data, form_text, page, redirect, render, viewer
@@ -34,38 +36,80 @@ def _back(form, default: str) -> str:
 
 @page
 async def flag_page(request: Request) -> Response:
-    current = await viewer(request)
     post_id = request.path_params["post_id"]
+
+    async def load(session, current):
+        post, thread, community = await reading.get_post(session, current, post_id)
+        subject = {
+            "what": "post",
+            "crumbs": [(f"/threads/{thread.id}", thread.title)],
+            "author": post.author,
+            "text": post.body,
+            "back": f"/threads/{thread.id}",
+            "back_if_hidden": f"/threads/{thread.id}",  # a placeholder shows where it was
+        }
+        return post, community, subject
+
+    async def flag(session, current, post, community, **values):
+        thread = await session.get(Thread, post.thread_id)
+        return await content.flag_post(session, current, post, thread, community, **values)
+
+    return await _flag_form(request, f"/posts/{post_id}/flag", load, flag)
+
+
+@page
+async def flag_entry_page(request: Request) -> Response:
+    entry_id = request.path_params["entry_id"]
+
+    async def load(session, current):
+        entry, community = await library_reading.get_entry(session, current, entry_id)
+        url = f"/c/{community.slug}/library/{entry.id}"
+        subject = {
+            "what": "document",
+            "crumbs": [(f"/c/{community.slug}/library", "Library"), (url, entry.title)],
+            "author": entry.author,
+            "text": entry.title + (": " + entry.description if entry.description else ""),
+            "back": url,
+            "back_if_hidden": f"/c/{community.slug}/library",
+        }
+        return entry, community, subject
+
+    async def flag(session, current, entry, community, **values):
+        return await content.flag_entry(session, current, entry, community, **values)
+
+    return await _flag_form(request, f"/library/entries/{entry_id}/flag", load, flag)
+
+
+async def _flag_form(request: Request, here: str, load, flag) -> Response:
+    """The flag form for a post or a library entry: `load` finds the item the viewer may
+    see, `flag` records the flag (and hides the item when the threshold is reached)."""
+    current = await viewer(request)
     if not current.signed_in:
-        return redirect(request, f"/login?next=/posts/{post_id}/flag")
+        return redirect(request, f"/login?next={here}")
     form = await form_data(request) if request.method == "POST" else None
     async with ctx(request).db.read() as session:
-        post, thread, community = await reading.get_post(session, current, post_id)
-    flags.check_can_flag(current, community, status=post.status, author_id=post.author_id)
+        item, community, subject = await load(session, current)
+    flags.check_can_flag(current, community, status=item.status, author_id=item.author_id)
     values, errors, status = {"reason": "", "note": ""}, {}, 200
     if form is not None:
         values = {"reason": form_text(form, "reason"), "note": form_text(form, "note")}
         try:
             async with ctx(request).db.transaction() as session:
-                target, target_thread, target_community = await reading.get_post(
-                    session, current, post_id
-                )
-                _, hidden = await content.flag_post(
-                    session, current, target, target_thread, target_community, **values
-                )
+                target, target_community, _ = await load(session, current)
+                _, hidden = await flag(session, current, target, target_community, **values)
         except (Invalid, Conflict) as exc:
             errors, status = exc.fields or {"reason": exc.message}, exc.status
         else:
-            message = "Thank you: the moderators will look at it."
-            if hidden:
-                message = "Thank you: the post is hidden until a moderator reviews it."
-            return redirect(request, f"/threads/{thread.id}", message=message)
+            if not hidden:
+                message = "Thank you: the moderators will look at it."
+                return redirect(request, subject["back"], message=message)
+            message = f"Thank you: the {subject['what']} is hidden until a moderator reviews it."
+            return redirect(request, subject["back_if_hidden"], message=message)
     return await render(
         request,
         "moderation/flag.html",
         {
-            "post": post,
-            "thread": thread,
+            "subject": subject,
             "community": community,
             "values": values,
             "errors": errors,
@@ -250,6 +294,7 @@ async def community_sanctions_page(request: Request) -> Response:
 
 routes = [
     Route("/posts/{post_id:int}/flag", flag_page, methods=["GET", "POST"]),
+    Route("/library/entries/{entry_id:int}/flag", flag_entry_page, methods=["GET", "POST"]),
     Route("/posts/{post_id:int}/hide", hide_action, methods=["POST"]),
     Route("/posts/{post_id:int}/restore", restore_action, methods=["POST"]),
     Route("/threads/{thread_id:int}/moderate", tools_page),

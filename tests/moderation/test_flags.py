@@ -152,3 +152,34 @@ def test_the_flag_form(site, admin, alice, bob):
     )
     assert sent.status_code == 200 and "the moderators will look at it" in sent.text
     assert queue(owner, kind="flagged")["items"][0]["flags"][0]["reason"] == "spam"
+
+
+def test_the_flag_form_for_a_library_document(site, admin, alice, bob):
+    owner, (a, b) = board(site, admin, alice, bob)
+    entry = a.post(
+        "/api/v1/communities/youth/library/entries",
+        files={"file": ("notes.txt", b"Plain text notes.", "text/plain")},
+        data={"title": "Reading list", "description": "Books for the club"},
+    ).json()
+    page = f"/c/youth/library/{entry['id']}"
+    assert f"/library/entries/{entry['id']}/flag" in b.get(page).text
+    assert f"/library/entries/{entry['id']}/flag" not in a.get(page).text  # not one's own
+    form = b.get(f"/library/entries/{entry['id']}/flag")
+    assert form.status_code == 200 and "Books for the club" in form.text
+    token = csrf_from(form.text)
+    missing = b.post(
+        f"/library/entries/{entry['id']}/flag", data={"csrf_token": token, "reason": "other"}
+    )
+    assert missing.status_code == 422 and 'name="reason"' in missing.text
+    sent = b.post(
+        f"/library/entries/{entry['id']}/flag",
+        data={"csrf_token": token, "reason": "off_topic", "note": "not ours"},
+    )
+    assert sent.status_code == 200 and "the moderators will look at it" in sent.text
+    assert queue(owner, kind="flagged")["items"][0]["flags"][0]["reason"] == "off_topic"
+    # Outsiders find no such page, as for the document itself.
+    anonymous = site.anonymous().get(f"/library/entries/{entry['id']}/flag", follow_redirects=False)
+    assert anonymous.headers["location"].startswith("/login?next=")
+    owner.patch("/api/v1/communities/youth", json={"visibility": "private"})
+    stranger = site.signed_in(site.member("carol"))
+    assert stranger.get(f"/library/entries/{entry['id']}/flag").status_code == 404
