@@ -266,11 +266,12 @@ class Hub:
 
         Runs only in the hub's task, so events still go out one at a time, in log order;
         a connection that subscribes meanwhile gets the event from its resume instead.
+        Home-feed news goes as a `feed.item` on `me` to those who don't get the event
+        itself: a connection hears of each event id once (clients drop repeated ids).
         """
         channels = self._channels_of(event)
-        if _feed_news(event):
-            await self._deliver_feed_item(event, connections)
-        if not channels:
+        feed = _feed_news(event)
+        if not channels and not feed:
             return
         encoded: dict[str, str] = {}  # by channel: one encoding per event, not per connection
         queued = 0
@@ -278,20 +279,25 @@ class Hub:
             if connection.close_code is not None:
                 continue
             matching = [c for c in channels if c in connection.channels]
-            if not matching or not self._may_see(connection.viewer, event):
+            if matching and self._may_see(connection.viewer, event):
+                channel = matching[0]
+                message = encoded.get(channel)
+                if message is None:
+                    message = encoded[channel] = encode(
+                        {
+                            "op": "event",
+                            "id": event.id,
+                            "channel": channel,
+                            "type": event.type,
+                            "data": event.data,
+                        }
+                    )
+            elif feed and self._wants_feed_item(connection, event):
+                message = encoded.get("feed.item")
+                if message is None:
+                    message = encoded["feed.item"] = _feed_item(event, self._communities)
+            else:
                 continue
-            channel = matching[0]
-            message = encoded.get(channel)
-            if message is None:
-                message = encoded[channel] = encode(
-                    {
-                        "op": "event",
-                        "id": event.id,
-                        "channel": channel,
-                        "type": event.type,
-                        "data": event.data,
-                    }
-                )
             try:
                 connection.offer(message)
                 if len(connection.delivered) < 10_000:
@@ -302,44 +308,18 @@ class Hub:
             if queued % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # let those senders, and everyone else, run
 
-    async def _deliver_feed_item(self, event: Event, connections) -> None:
-        """Tell members following `me` that their home feed has something new: activity in
-        one of their communities or by one of their contacts, that they may read."""
+    def _wants_feed_item(self, connection: Connection, event: Event) -> bool:
+        """Whether this member's home feed gains from the event: activity in one of their
+        communities or by one of their contacts, not their own, not across a block, that
+        they may read."""
+        viewer, actor = connection.viewer, event.actor_id
+        if "me" not in connection.channels or not viewer.signed_in:
+            return False
+        if actor is None or actor == viewer.id or actor in connection.blocked:
+            return False
         info = self._communities.get(event.community_id) if event.community_id else None
-        actor = event.actor_id
-        message = encode(
-            {
-                "op": "event",
-                "id": event.id,
-                "channel": "me",
-                "type": "feed.item",
-                "data": {"event": event.type, "community": info.slug if info else None},
-            }
-        )
-        queued = 0
-        for connection in list(connections):
-            viewer = connection.viewer
-            if (
-                connection.close_code is not None
-                or "me" not in connection.channels
-                or not viewer.signed_in
-                or actor is None
-                or actor == viewer.id
-                or actor in connection.blocked
-            ):
-                continue
-            member = info is not None and viewer.role_in(_community(info)) is not None
-            if not (member or actor in connection.contacts) or not self._may_see(viewer, event):
-                continue
-            try:
-                connection.offer(message)
-                if len(connection.delivered) < 10_000:
-                    connection.delivered.add(event.id)
-            except SlowClient:
-                self._drop(connection)
-            queued += 1
-            if queued % YIELD_EVERY == 0:
-                await asyncio.sleep(0)
+        member = info is not None and viewer.role_in(_community(info)) is not None
+        return (member or actor in connection.contacts) and self._may_see(viewer, event)
 
     def _drop(self, connection: Connection) -> None:
         connection.close_code = 1013
@@ -445,6 +425,19 @@ class Hub:
         user = await session.get(User, user_id)
         for connection in affected:
             connection.viewer = Viewer(user=user or connection.viewer.user, memberships=memberships)
+
+
+def _feed_item(event: Event, communities: dict[int, CommunityInfo]) -> str:
+    info = communities.get(event.community_id) if event.community_id else None
+    return encode(
+        {
+            "op": "event",
+            "id": event.id,
+            "channel": "me",
+            "type": "feed.item",
+            "data": {"event": event.type, "community": info.slug if info else None},
+        }
+    )
 
 
 def _feed_news(event: Event) -> bool:

@@ -134,7 +134,8 @@ def test_admin_sets_up_site_then_member_joins_and_edits_profile(new_context, tmp
     expect(profile.get_by_role("region", name="About")).to_contain_text("teach paleography")
     interests = profile.get_by_role("region", name="Interests").get_by_role("listitem")
     expect(interests).to_have_text(["incunabula", "bookbinding", "paleography"])
-    expect(profile.get_by_role("link", name=COMMUNITY)).to_be_visible()
+    communities = profile.get_by_role("region", name="Communities")
+    expect(communities.get_by_role("link", name=COMMUNITY)).to_be_visible()
     avatar = profile.locator("img.avatar")
     expect(avatar).to_have_attribute("src", re.compile(r"^/members/mira/avatar\?v="))
     # The 120×80 upload came back loaded and cropped to a square.

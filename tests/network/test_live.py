@@ -101,3 +101,23 @@ def test_home_feed_items_arrive_on_me_from_communities_and_contacts(site, root, 
         connect(site, bob, alice)
         bob_api.post("/api/v1/communities/quiet/threads", json={"title": "Now news", "body": "x"})
         assert [i["data"]["community"] for i in feed_items(site, ws)] == ["quiet"]
+
+
+def test_an_event_reaches_a_socket_once_even_when_it_is_also_feed_news(site, root, alice, bob):
+    community_with(site, root, "cataloging", alice, bob)
+    thread = site.bearer(bob).post(
+        "/api/v1/communities/cataloging/threads", json={"title": "Shelving", "body": "x"}
+    )
+    with live_socket(site.signed_in(alice)) as ws:
+        assert subscribe(ws, "me")["op"] == "subscribed"
+        assert subscribe(ws, f"thread:{thread.json()['id']}")["op"] == "subscribed"
+        reply = site.bearer(bob).post(
+            f"/api/v1/threads/{thread.json()['id']}/posts", json={"body": "A reply"}
+        )
+        assert reply.status_code == 201, reply.text
+        settled(site)
+        got = [m for m in pong(ws) if m["op"] == "event"]
+    # The thread channel carries the post itself; no second message with the same id.
+    assert [(m["channel"], m["type"]) for m in got] == [
+        (f"thread:{thread.json()['id']}", "post.created")
+    ]
