@@ -13,6 +13,8 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
+from connect.errors import Invalid
+
 MENTION_RE = re.compile(r"(?<![\w@/.])@([a-z0-9_-]{2,40})\b")
 
 ALLOWED_TAGS = {
@@ -32,6 +34,8 @@ ALLOWED_ATTRIBUTES = {
 CELL_ALIGNMENTS = {"text-align:left", "text-align:right", "text-align:center"}
 URL_SCHEMES = {"http", "https", "mailto"}
 LINK_REL = "nofollow ugc noopener"
+# The longest Markdown a post or a private message may have.
+BODY_MAX = 65_536
 
 
 def _mentions_rule(state: StateCore) -> None:
@@ -119,3 +123,17 @@ def _unescape(text: str) -> str:
     import html
 
     return html.unescape(text)
+
+
+def clean_body(body, *, empty: str = "Write something first.") -> str:
+    """A post's or message's Markdown as written (line ends made \n), or Invalid if it is
+    empty or longer than BODY_MAX."""
+    if not isinstance(body, str) or not body.strip():
+        raise Invalid(empty, fields={"body": "Write a message."})
+    body = body.replace("\r\n", "\n")
+    if len(body) > BODY_MAX:
+        raise Invalid(
+            f"Messages are at most {BODY_MAX:,} characters; this one has {len(body):,}.",
+            fields={"body": f"At most {BODY_MAX:,} characters."},
+        )
+    return body

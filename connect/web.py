@@ -94,6 +94,14 @@ async def viewer(request: Request) -> Viewer:
     return result
 
 
+async def signed_in(request: Request, message: str = "Sign in first.") -> Viewer:
+    """The viewer, who must be signed in (NotSignedIn, 401, otherwise)."""
+    current = await viewer(request)
+    if not current.signed_in:
+        raise NotSignedIn(message)
+    return current
+
+
 async def load_viewer(context, *, bearer: str | None, cookie: str | None) -> Viewer:
     """The viewer for a bearer token or session cookie (anonymous if neither is valid)."""
     return (await _load(context, bearer=bearer, cookie=cookie))[0]

@@ -9,23 +9,16 @@ from starlette.routing import Route
 from connect.boards import reading, service
 from connect.boards.reading import author_json, post_json, thread_json
 from connect.communities import service as communities
-from connect.errors import Invalid, NotSignedIn
+from connect.errors import Invalid
 from connect.library import service as library
 from connect.library.reading import attachment_json
 from connect.library.uploads import json_or_multipart
 from connect.moderation.limits import post_checks
-from connect.web import api, ctx, json_body, page_params, viewer
+from connect.web import api, ctx, json_body, page_params, signed_in, viewer
 
 
 def _listing(items: list, total: int, page: int, per_page: int) -> JSONResponse:
     return JSONResponse({"items": items, "total": total, "page": page, "per_page": per_page})
-
-
-async def _signed_in(request: Request):
-    current = await viewer(request)
-    if not current.signed_in:
-        raise NotSignedIn("Sign in first.")
-    return current
 
 
 @api
@@ -45,7 +38,7 @@ async def list_threads(request: Request) -> Response:
 
 @api
 async def create_thread(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     # JSON, or multipart with files attached to the first post (they become library entries).
     async with (
         json_or_multipart(request) as (data, files),
@@ -93,7 +86,7 @@ async def get_thread(request: Request) -> Response:
 
 @api
 async def update_thread(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         thread, community = await reading.get_thread(
@@ -105,7 +98,7 @@ async def update_thread(request: Request) -> Response:
 
 @api
 async def create_post(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     async with json_or_multipart(request) as (data, files):
         reply_to = data.get("reply_to")
         multipart = request.headers.get("content-type", "").startswith("multipart/")
@@ -143,7 +136,7 @@ async def get_post(request: Request) -> Response:
 
 @api
 async def edit_post(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         post, _, community = await reading.get_post(
@@ -155,7 +148,7 @@ async def edit_post(request: Request) -> Response:
 
 @api
 async def delete_post(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     async with ctx(request).db.transaction() as session:
         post, thread, community = await reading.get_post(
             session, current, request.path_params["post_id"]
@@ -182,7 +175,7 @@ async def post_history(request: Request) -> Response:
 
 
 async def _recommend(request: Request, on: bool) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     async with ctx(request).db.transaction() as session:
         post, _, community = await reading.get_post(
             session, current, request.path_params["post_id"]
@@ -213,7 +206,7 @@ async def recommendations(request: Request) -> Response:
 
 @api
 async def set_thread_subscription(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         thread, community = await reading.get_thread(
@@ -227,7 +220,7 @@ async def set_thread_subscription(request: Request) -> Response:
 
 @api
 async def delete_thread_subscription(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     async with ctx(request).db.transaction() as session:
         thread, community = await reading.get_thread(
             session, current, request.path_params["thread_id"]
@@ -238,7 +231,7 @@ async def delete_thread_subscription(request: Request) -> Response:
 
 @api
 async def set_board_subscription(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         community = await communities.get_readable(session, current, request.path_params["slug"])
@@ -250,7 +243,7 @@ async def set_board_subscription(request: Request) -> Response:
 
 @api
 async def delete_board_subscription(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     async with ctx(request).db.transaction() as session:
         community = await communities.get_readable(session, current, request.path_params["slug"])
         await service.unsubscribe(session, current.id, community.id, None)
@@ -259,7 +252,7 @@ async def delete_board_subscription(request: Request) -> Response:
 
 @api
 async def mark_read(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await json_body(request)
     post_id = data.get("last_post_id")
     if not isinstance(post_id, int) or isinstance(post_id, bool):

@@ -29,7 +29,6 @@ from connect.moderation.limits import PostChecks
 from connect.permissions import Viewer
 
 TITLE_MAX = 200
-BODY_MAX = 65_536
 
 
 # Validation ------------------------------------------------------------------------
@@ -45,18 +44,6 @@ def _clean_title(title) -> str:
             fields={"title": f"Use at most {TITLE_MAX} characters."},
         )
     return title
-
-
-def _clean_body(body) -> str:
-    if not isinstance(body, str) or not body.strip():
-        raise Invalid("Write something first.", fields={"body": "Write a message."})
-    body = body.replace("\r\n", "\n")
-    if len(body) > BODY_MAX:
-        raise Invalid(
-            f"Messages are at most {BODY_MAX:,} characters; this one has {len(body):,}.",
-            fields={"body": f"At most {BODY_MAX:,} characters."},
-        )
-    return body
 
 
 def _audience(community: Community, status: str) -> str:
@@ -123,7 +110,7 @@ async def create_thread(
     limits.check_not_banned(viewer, community)
     if not permissions.can_post(viewer, community):
         raise Forbidden("Join this community to start discussions.")
-    title, body = _clean_title(title), _clean_body(body)
+    title, body = _clean_title(title), markup.clean_body(body)
     spam = await limits.screen_post(
         session, viewer, community, body=body, thread_id=None, checks=checks
     )
@@ -209,7 +196,7 @@ async def reply(
         raise NotFound("There is no such thread, or you cannot see it.")
     if not permissions.can_reply(viewer, community, locked=thread.locked):
         raise Locked("This thread is locked: it takes no new replies.")
-    body = _clean_body(body)
+    body = markup.clean_body(body)
     parent_author_id = None
     if reply_to is not None:
         if not isinstance(reply_to, int) or isinstance(reply_to, bool):
@@ -291,7 +278,7 @@ async def edit_post(
         raise Forbidden("You can only edit your own posts.")
     if post.status == "deleted":
         raise NotFound("This post was removed.")
-    body = _clean_body(body)
+    body = markup.clean_body(body)
     if body == post.body:
         return post
     if viewer.id != post.author_id:  # a moderator's edit of someone else's post

@@ -23,6 +23,7 @@ from connect.web import (
     redirect,
     refresh_viewer,
     render,
+    signed_in,
     viewer,
 )
 
@@ -329,9 +330,7 @@ async def api_update(request: Request) -> Response:
 
 
 async def _signed_in_community(request: Request, session):
-    current = await viewer(request)
-    if not current.signed_in:
-        raise NotSignedIn("Sign in first.")
+    current = await signed_in(request)
     return current, await service.get_visible(session, current, request.path_params["slug"])
 
 

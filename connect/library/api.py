@@ -13,23 +13,16 @@ from starlette.routing import Route
 
 from connect import permissions, security
 from connect.communities import service as communities
-from connect.errors import Forbidden, Invalid, NotFound, NotSignedIn
+from connect.errors import Forbidden, Invalid, NotFound
 from connect.library import reading, service, uploads
 from connect.library.models import LibraryFile
 from connect.library.reading import ALL, entry_json, file_json, folder_json
-from connect.web import api, ctx, json_body, page_params, viewer
+from connect.web import api, ctx, json_body, page_params, signed_in, viewer
 
 log = logging.getLogger("connect.library")
 # What may stand in the quoted filename: no quote, backslash, percent, ";" or "," that
 # lenient parsers misread.
 UNSAFE_IN_QUOTED = re.compile(r"[^A-Za-z0-9 !#$&+.^_`{}~()\[\]=@-]")
-
-
-async def _signed_in(request: Request):
-    current = await viewer(request)
-    if not current.signed_in:
-        raise NotSignedIn("Sign in first.")
-    return current
 
 
 def _int(value: str, name: str) -> int:
@@ -98,7 +91,7 @@ async def list_library(request: Request) -> Response:
 
 @api
 async def create_folder(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         community = await communities.get_visible(session, current, request.path_params["slug"])
@@ -113,7 +106,7 @@ async def create_folder(request: Request) -> Response:
 
 @api
 async def create_entry(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     slug = request.path_params["slug"]
     async with ctx(request).db.read() as session:
         community = await communities.get_visible(session, current, slug)
@@ -147,7 +140,7 @@ async def get_entry(request: Request) -> Response:
 
 @api
 async def update_entry(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         entry, community = await reading.get_entry(session, current, request.path_params["id"])
@@ -158,7 +151,7 @@ async def update_entry(request: Request) -> Response:
 
 @api
 async def delete_entry(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     async with ctx(request).db.transaction() as session:
         entry, community = await reading.get_entry(session, current, request.path_params["id"])
         await service.delete_entry(session, current, entry, community)
@@ -167,7 +160,7 @@ async def delete_entry(request: Request) -> Response:
 
 async def receive_version(request: Request, entry_id: int, file_id: int, *, csrf: bool = False):
     """Check who may, stream the one file in, then add it as the file's newest version."""
-    current = await _signed_in(request)
+    current = await signed_in(request)
     async with ctx(request).db.read() as session:
         entry, community = await reading.get_entry(session, current, entry_id)
         lib_file = await session.get(LibraryFile, file_id)

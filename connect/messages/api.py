@@ -6,23 +6,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connect.errors import NotSignedIn
 from connect.messages import reading, service
 from connect.messages.reading import conversation_json, message_json
-from connect.web import api, ctx, json_body, page_params, viewer
-
-
-async def _signed_in(request: Request):
-    current = await viewer(request)
-    if not current.signed_in:
-        raise NotSignedIn("Sign in to read and send messages.")
-    return current
+from connect.web import api, ctx, json_body, page_params, signed_in
 
 
 @api
 async def list_conversations(request: Request) -> Response:
     """The caller's conversations; `q` searches them (subjects and messages) in the database."""
-    current = await _signed_in(request)
+    current = await signed_in(request, "Sign in to read and send messages.")
     page, per_page = page_params(request, default_per_page=reading.CONVERSATIONS_PER_PAGE)
     q = request.query_params.get("q", "")[:200]
     async with ctx(request).db.read() as session:
@@ -45,7 +37,7 @@ async def list_conversations(request: Request) -> Response:
 
 @api
 async def create_conversation(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request, "Sign in to read and send messages.")
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         conversation, message = await service.start_conversation(
@@ -70,7 +62,7 @@ async def get_conversation(request: Request) -> Response:
 
     A write transaction: it moves the reader's marker, or logs a moderator's read.
     """
-    current = await _signed_in(request)
+    current = await signed_in(request, "Sign in to read and send messages.")
     page, per_page = page_params(request, default_per_page=reading.MESSAGES_PER_PAGE)
     async with ctx(request).db.transaction() as session:
         opened = await service.open_conversation(
@@ -97,7 +89,7 @@ async def get_conversation(request: Request) -> Response:
 
 @api
 async def create_message(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request, "Sign in to read and send messages.")
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         _, message = await service.send_message(
@@ -108,7 +100,7 @@ async def create_message(request: Request) -> Response:
 
 @api
 async def leave_conversation(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request, "Sign in to read and send messages.")
     async with ctx(request).db.transaction() as session:
         await service.leave(session, current, request.path_params["conversation_id"])
     return Response(status_code=204)
@@ -116,7 +108,7 @@ async def leave_conversation(request: Request) -> Response:
 
 @api
 async def report_conversation(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request, "Sign in to read and send messages.")
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         conversation = await service.report(
@@ -130,7 +122,7 @@ async def report_conversation(request: Request) -> Response:
 
 @api
 async def list_reported(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request, "Sign in to read and send messages.")
     page, per_page = page_params(request, default_per_page=30)
     async with ctx(request).db.read() as session:
         rows, total = await reading.reported(session, current, page=page, per_page=per_page)
@@ -150,7 +142,7 @@ async def list_reported(request: Request) -> Response:
 
 @api
 async def close_report(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request, "Sign in to read and send messages.")
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         conversation = await service.close_report(

@@ -29,7 +29,6 @@ from connect.notifications.models import Notification
 from connect.permissions import Viewer
 
 SUBJECT_MAX = 200
-BODY_MAX = 65_536
 REASON_MAX = 500
 MAX_RECIPIENTS = 20
 NOT_FOUND = "There is no such conversation, or you cannot see it."
@@ -53,18 +52,6 @@ def _require_writer(viewer: Viewer) -> None:
         raise NotSignedIn("Sign in to send messages.")
     if viewer.suspended:
         raise Forbidden("Your account is suspended: you cannot send messages.", code="suspended")
-
-
-def _clean_body(body) -> str:
-    if not isinstance(body, str) or not body.strip():
-        raise Invalid("Write a message first.", fields={"body": "Write a message."})
-    body = body.replace("\r\n", "\n")
-    if len(body) > BODY_MAX:
-        raise Invalid(
-            f"Messages are at most {BODY_MAX:,} characters; this one has {len(body):,}.",
-            fields={"body": f"At most {BODY_MAX:,} characters."},
-        )
-    return body
 
 
 def _clean_subject(subject) -> str:
@@ -200,7 +187,7 @@ async def start_conversation(
     """Start a conversation with one or more members; `per_day` (web requests) limits spam."""
     _require_writer(viewer)
     names = clean_usernames(to)
-    body, subject = _clean_body(body), _clean_subject(subject)
+    body, subject = markup.clean_body(body, empty="Write a message first."), _clean_subject(subject)
     quoted = None
     if reply_to_post is not None:
         quoted, thread = await quotable_post(session, viewer, reply_to_post)
@@ -241,7 +228,7 @@ async def send_message(
     """Write in a conversation: never across a block with anyone still in it."""
     _require_writer(viewer)
     conversation, mine = await participation(session, viewer, conversation_id)
-    body = _clean_body(body)
+    body = markup.clean_body(body, empty="Write a message first.")
     others = await active_members(session, conversation.id, exclude=viewer.id)
     if not others:
         raise Conflict(

@@ -11,17 +11,10 @@ from connect import permissions
 from connect.boards import reading
 from connect.boards.reading import post_json, thread_json
 from connect.communities import service as communities
-from connect.errors import Invalid, NotFound, NotSignedIn, ServiceError
+from connect.errors import Invalid, NotFound, ServiceError
 from connect.moderation import audit, content, library, limits, queue, sanctions, service, threads
 from connect.moderation.sanctions import sanction_json
-from connect.web import api, ctx, json_body, page_params, viewer
-
-
-async def _signed_in(request: Request):
-    current = await viewer(request)
-    if not current.signed_in:
-        raise NotSignedIn("Sign in first.")
-    return current
+from connect.web import api, ctx, json_body, page_params, signed_in
 
 
 async def _optional_body(request: Request) -> dict:
@@ -42,7 +35,7 @@ def _listing(items: list, total: int, page: int, per_page: int, **extra) -> JSON
 
 @api
 async def get_queue(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     page, per_page = page_params(request, default_per_page=50)
     async with ctx(request).db.read() as session:
         found = await queue.load_queue(
@@ -63,7 +56,7 @@ def _result(target: service.Target, status: str) -> dict:
 
 @api
 async def approve_item(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await _optional_body(request)
     async with ctx(request).db.transaction() as session:
         target = await service.approve(
@@ -80,7 +73,7 @@ async def approve_item(request: Request) -> Response:
 
 @api
 async def reject_item(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         target = await service.reject(
@@ -124,7 +117,7 @@ async def decide_many(context, current, action: str, items, reason) -> list[dict
 
 @api
 async def bulk(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await json_body(request)
     results = await decide_many(
         ctx(request), current, data.get("action"), data.get("items"), data.get("reason")
@@ -136,7 +129,7 @@ async def bulk(request: Request) -> Response:
 
 
 async def _post_action(request: Request, action) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await _optional_body(request)
     async with ctx(request).db.transaction() as session:
         post, thread, community = await reading.get_post(
@@ -166,7 +159,7 @@ async def _entry(session, current, entry_id: int):
 
 
 async def _entry_visibility(request: Request, hidden: bool) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await _optional_body(request)
     async with ctx(request).db.transaction() as session:
         entry, community = await _entry(session, current, request.path_params["entry_id"])
@@ -188,7 +181,7 @@ async def restore_entry(request: Request) -> Response:
 
 @api
 async def flag_post(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         post, thread, community = await reading.get_post(
@@ -208,7 +201,7 @@ async def flag_post(request: Request) -> Response:
 
 @api
 async def flag_entry(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         entry, community = await _entry(session, current, request.path_params["entry_id"])
@@ -229,7 +222,7 @@ async def _thread(request: Request, session, current):
 
 @api
 async def move_thread(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         thread, source = await _thread(request, session, current)
@@ -242,7 +235,7 @@ async def move_thread(request: Request) -> Response:
 
 @api
 async def merge_thread(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         thread, community = await _thread(request, session, current)
@@ -256,7 +249,7 @@ async def merge_thread(request: Request) -> Response:
 
 @api
 async def split_thread(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         thread, community = await _thread(request, session, current)
@@ -276,7 +269,7 @@ async def split_thread(request: Request) -> Response:
 
 
 async def _impose(request: Request, *, kind: str | None, community_slug: str | None, username):
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         community = (
@@ -326,7 +319,7 @@ async def site_sanction(request: Request) -> Response:
 
 
 async def _lift_by(request: Request, kind: str, community_slug: str | None) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await _optional_body(request)
     async with ctx(request).db.transaction() as session:
         community = (
@@ -353,7 +346,7 @@ async def unsuspend(request: Request) -> Response:
 
 @api
 async def lift_sanction(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await _optional_body(request)
     async with ctx(request).db.transaction() as session:
         sanction = await sanctions.get_sanction(
@@ -365,7 +358,7 @@ async def lift_sanction(request: Request) -> Response:
 
 @api
 async def list_community_sanctions(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     in_force = request.query_params.get("all") not in ("1", "true")
     async with ctx(request).db.read() as session:
         community = await communities.get_visible(session, current, request.path_params["slug"])
@@ -378,7 +371,7 @@ async def list_community_sanctions(request: Request) -> Response:
 
 @api
 async def list_site_sanctions(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     in_force = request.query_params.get("all") not in ("1", "true")
     async with ctx(request).db.read() as session:
         found = await sanctions.list_sanctions(session, current, in_force_only=in_force)
@@ -388,7 +381,7 @@ async def list_site_sanctions(request: Request) -> Response:
 
 @api
 async def my_sanctions(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     async with ctx(request).db.read() as session:
         found = await sanctions.standing_of(session, current.user)
     items = [sanction_json(s, c) for s, c in found]
@@ -400,7 +393,7 @@ async def my_sanctions(request: Request) -> Response:
 
 @api
 async def get_log(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     page, per_page = page_params(request, default_per_page=50)
     q = request.query_params
     async with ctx(request).db.read() as session:
@@ -419,7 +412,7 @@ async def get_log(request: Request) -> Response:
 
 @api
 async def get_limits(request: Request) -> Response:
-    await _signed_in(request)
+    await signed_in(request)
     async with ctx(request).db.read() as session:
         found = await limits.site_limits(session)
     return JSONResponse({"limits": found, "defaults": limits.DEFAULT_LIMITS})
@@ -427,7 +420,7 @@ async def get_limits(request: Request) -> Response:
 
 @api
 async def set_limits(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         found = await limits.set_site_limits(session, current, data.get("limits", data))

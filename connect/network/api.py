@@ -7,19 +7,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connect.boards.reading import author_json
-from connect.errors import Invalid, NotSignedIn
+from connect.errors import Invalid
 from connect.members.service import get_member
 from connect.network import feeds, service
 from connect.network.suggestions import suggestions
-from connect.permissions import Viewer
-from connect.web import api, ctx, json_body, page_params, viewer
-
-
-async def _signed_in(request: Request) -> Viewer:
-    current = await viewer(request)
-    if not current.signed_in:
-        raise NotSignedIn("Sign in first.")
-    return current
+from connect.web import api, ctx, json_body, page_params, signed_in, viewer
 
 
 def _listing(items: list, total: int, page: int, per_page: int) -> JSONResponse:
@@ -29,7 +21,7 @@ def _listing(items: list, total: int, page: int, per_page: int) -> JSONResponse:
 @api
 async def api_request(request: Request) -> Response:
     """Ask to connect; an optional JSON body carries a note."""
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await json_body(request) if request.headers.get("content-type") else {}
     unknown = set(data) - {"note"}
     if unknown:
@@ -48,7 +40,7 @@ async def api_request(request: Request) -> Response:
 
 @api
 async def api_contacts(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     page_number, per_page = page_params(request, default_per_page=50)
     status = request.query_params.get("status", "accepted")
     async with ctx(request).db.read() as session:
@@ -62,7 +54,7 @@ async def api_contacts(request: Request) -> Response:
 @api
 async def api_answer(request: Request) -> Response:
     """PUT {"status": "accepted"} accepts their request; "ignored" sets it aside."""
-    current = await _signed_in(request)
+    current = await signed_in(request)
     data = await json_body(request)
     status = data.get("status")
     if status not in ("accepted", "ignored") or set(data) - {"status"}:
@@ -83,7 +75,7 @@ async def api_answer(request: Request) -> Response:
 
 @api
 async def api_remove(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     async with ctx(request).db.transaction() as session:
         other = await get_member(session, request.path_params["username"])
         await service.remove_contact(session, current, other)
@@ -92,7 +84,7 @@ async def api_remove(request: Request) -> Response:
 
 @api
 async def api_blocks(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     page_number, per_page = page_params(request, default_per_page=50)
     async with ctx(request).db.read() as session:
         rows, total = await service.blocks_of(session, current, page=page_number, per_page=per_page)
@@ -102,7 +94,7 @@ async def api_blocks(request: Request) -> Response:
 
 @api
 async def api_block(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     async with ctx(request).db.transaction() as session:
         other = await get_member(session, request.path_params["username"])
         if request.method == "PUT":
@@ -116,7 +108,7 @@ async def api_block(request: Request) -> Response:
 
 @api
 async def api_suggestions(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     async with ctx(request).db.read() as session:
         people = await suggestions(session, current)
     items = [
@@ -135,7 +127,7 @@ async def api_suggestions(request: Request) -> Response:
 
 @api
 async def api_feed(request: Request) -> Response:
-    current = await _signed_in(request)
+    current = await signed_in(request)
     page_number, per_page = page_params(request, default_per_page=feeds.PER_PAGE)
     async with ctx(request).db.read() as session:
         items, total = await feeds.home_feed(session, current, page=page_number, per_page=per_page)
