@@ -172,8 +172,8 @@ def build_workers(context: Context) -> Workers:
     return Workers(
         context.db,
         consumers=[
-            Consumer("notifier", notifier.handle),
-            Consumer("extractor", extractor.handle, batch_size=20),
+            Consumer("notifier", notifier.handle, wants=notifier.wants),
+            Consumer("extractor", extractor.handle, batch_size=20, wants=extractor.wants),
             context.search.indexer.consumer,  # last: it indexes what the others produced
         ],
         jobs=[
@@ -208,10 +208,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         context.db = Database(settings.database_url)
         context.workers = build_workers(context)
         context.hub = Hub(context.db, replay_limit=settings.live_replay_events)
-        context.broadcast = make_broadcast(settings.redis_url, on_message=context.hub.wake)
-        context.db.after_commit.extend(
-            [context.workers.wake, context.hub.wake, context.broadcast.publish]
-        )
+        wakes = [context.hub.wake, context.workers.wake, context.search.indexer.wake]
+
+        def wake_all() -> None:
+            for wake in wakes:
+                wake()
+
+        context.broadcast = make_broadcast(settings.redis_url, on_message=wake_all)
+        context.db.after_commit.extend([wake_all, context.broadcast.publish])
         await context.hub.start()
         await context.broadcast.start()
         if settings.run_workers:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -29,8 +30,6 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    import uvicorn
-
     from connect import migrate
 
     settings = _settings()
@@ -42,7 +41,27 @@ def cmd_serve(args) -> int:
             "suits more than one worker better.",
             file=sys.stderr,
         )
+    companion = None
+    if settings.run_workers:
+        from connect.companion import Companion
+
+        # Consumers and jobs run in a `connect worker` process beside the server's: their
+        # CPU stays off the event loop that serves pages and live updates.
+        companion = Companion()
+        companion.start()
+        os.environ["CONNECT_RUN_WORKERS"] = "0"  # for the app below (and uvicorn's workers)
     print(f"Connect is serving at http://{args.host}:{args.port}", file=sys.stderr)
+    try:
+        _serve(args, settings)
+    finally:
+        if companion is not None:
+            companion.stop()
+    return 0
+
+
+def _serve(args, settings) -> None:
+    import uvicorn
+
     uvicorn.run(
         "connect.app:create_app",
         factory=True,
@@ -153,6 +172,17 @@ def cmd_digest(args) -> int:
     return _run_with_app(work)
 
 
+async def _stop_with_parent(stop: asyncio.Event) -> None:
+    """A worker that `connect serve` started stops when the server is gone."""
+    parent = os.environ.get("CONNECT_PARENT_PID")
+    if not parent:
+        return
+    while os.getppid() == int(parent) and not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1)
+    stop.set()
+
+
 def cmd_worker(args) -> int:
     import logging
     import signal
@@ -169,8 +199,15 @@ def cmd_worker(args) -> int:
         await context.workers.start()
         context.search.indexer.start()
         await context.search.startup_check()
+        watchers = [
+            # No commit in this process wakes the consumers: the log's growth does.
+            asyncio.create_task(context.workers.watch_log(context.search.indexer.wake)),
+            asyncio.create_task(_stop_with_parent(stop)),
+        ]
         print("connect worker running (notifier, mail, digests); Ctrl-C stops it.", file=sys.stderr)
         await stop.wait()
+        for task in watchers:
+            task.cancel()
         await context.search.close()
         await context.workers.stop()
 

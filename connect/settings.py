@@ -52,7 +52,8 @@ class Settings:
     run_workers: bool = _setting(
         "CONNECT_RUN_WORKERS",
         True,
-        "1: event consumers run inside the server; 0: `connect worker` runs them.",
+        "1: `connect serve` runs the event consumers in a worker process of its own; "
+        "0: a separately started `connect worker` runs them.",
     )
     rate_limits: bool = _setting(
         "CONNECT_RATE_LIMITS", True, "off turns posting and sign-in limits off (imports)."

@@ -70,19 +70,33 @@ HEARTBEAT = LEASE.total_seconds() / 6  # renew this often: a few failures in a r
 MARGIN = LEASE.total_seconds() / 3  # stop working this long before the lease may expire
 STANDBY_POLL = 2.0  # how often a process without the lease checks whether it is free
 POLL_SECONDS = 1.0
+WATCH_SECONDS = 0.1  # how often a worker process looks for new events (watch_log)
+# A lease holder moves a cursor past events its consumer does not want in memory, and writes
+# it at least this often: after a crash those events are read again and skipped again.
+CURSOR_SAVE = 10.0
 
 
 class LeaseLost(Exception):
     """This process no longer holds (or may no longer hold) a lease it was working under."""
 
 
+def _every_event(event: Event) -> bool:
+    return True
+
+
 @dataclass
 class Consumer:
-    """Handles events in order; `handle` runs inside the transaction that moves the cursor."""
+    """Handles events in order; `handle` runs inside the transaction that moves the cursor.
+
+    `wants` says which events `handle` acts on at all. A batch with none of them moves the
+    cursor without a write transaction of its own (see `Workers.run_once`), so a post does
+    not cost every consumer a turn at SQLite's one write lock.
+    """
 
     name: str
     handle: Callable[[AsyncSession, list[Event]], Awaitable[None]]
     batch_size: int = 200
+    wants: Callable[[Event], bool] = _every_event
 
 
 @dataclass
@@ -180,6 +194,8 @@ class Workers:
         self.jobs = jobs or []
         self.holder = make_holder()
         self._held: dict[str, float] = {}  # lease name -> monotonic time to stop working by
+        # Under a held lease: consumer name -> (cursor, monotonic time it was last written).
+        self._cursors: dict[str, tuple[int, float]] = {}
         self._wakers: list[asyncio.Event] = []
         self._tasks: list[asyncio.Task] = []
         self._stopping = False
@@ -270,6 +286,7 @@ class Workers:
             self._lose(name)
             return False
         if name not in self._held:
+            self._cursors.pop(name, None)  # someone else may have moved it meanwhile
             if previous in (None, self.holder):
                 log.info("this process (%s) now runs %s", self.holder, name)
             else:
@@ -295,6 +312,7 @@ class Workers:
         )
 
     def _lose(self, name: str) -> None:
+        self._cursors.pop(name, None)
         if self._held.pop(name, None) is not None:
             log.warning("this process (%s) no longer holds %s", self.holder, name)
 
@@ -326,7 +344,18 @@ class Workers:
 
     async def release_all(self) -> None:
         self._held.clear()
+        cursors, self._cursors = self._cursors, {}
         async with self.db.transaction() as session:
+            for name, (cursor, _saved_at) in cursors.items():
+                await session.execute(
+                    update(ConsumerCursor)
+                    .where(
+                        ConsumerCursor.name == name,
+                        ConsumerCursor.lease_holder == self.holder,
+                        ConsumerCursor.last_event_id < cursor,
+                    )
+                    .values(last_event_id=cursor)
+                )
             await session.execute(
                 update(ConsumerCursor)
                 .where(ConsumerCursor.lease_holder == self.holder)
@@ -348,34 +377,57 @@ class Workers:
     # Consuming ---------------------------------------------------------------------------
 
     async def run_once(self, consumer: Consumer, *, fenced: bool = False) -> int:
-        """Handle one batch after the cursor; returns how many events it handled.
+        """Handle one batch after the cursor; returns how many events it read.
 
         `fenced`: move the cursor only while this process holds the consumer's lease, in the
-        batch's own transaction (LeaseLost rolls the whole batch back otherwise).
+        batch's own transaction (LeaseLost rolls the whole batch back otherwise). Under the
+        lease the cursor is also kept in memory: finding nothing new is one read, and a
+        batch the consumer does not want moves it without a write (CURSOR_SAVE).
         """
-        async with self.db.transaction() as session:
-            cursor = (
-                await session.execute(
-                    select(ConsumerCursor.last_event_id).where(ConsumerCursor.name == consumer.name)
-                )
-            ).scalar() or 0
+        if not fenced:
+            return await self._run_in_transaction(consumer)
+        known = self._cursors.get(consumer.name)
+        async with self.db.read() as session:
+            if known is None:
+                known = (await events.get_cursor(session, consumer.name), time.monotonic())
+            cursor, saved_at = known
             batch = await events.read_since(session, cursor, limit=consumer.batch_size)
-            if batch.events:
-                await consumer.handle(session, batch.events)
+        if batch.cursor == cursor:
+            self._cursors[consumer.name] = known
+            return 0
+        wanted = [event for event in batch.events if consumer.wants(event)]
+        if not wanted and time.monotonic() < saved_at + CURSOR_SAVE:
+            if not self.holds(consumer.name):
+                raise LeaseLost(consumer.name)
+            self._cursors[consumer.name] = (batch.cursor, saved_at)
+            return len(batch.events)
+        async with self.db.transaction() as session:
+            if wanted:
+                await consumer.handle(session, wanted)
+            moved = await session.execute(
+                update(ConsumerCursor)
+                .where(
+                    ConsumerCursor.name == consumer.name,
+                    ConsumerCursor.lease_holder == self.holder,
+                    ConsumerCursor.last_event_id <= cursor,
+                )
+                .values(last_event_id=batch.cursor)
+            )
+            if moved.rowcount != 1:
+                raise LeaseLost(consumer.name)
+        self._cursors[consumer.name] = (batch.cursor, time.monotonic())
+        return len(batch.events)
+
+    async def _run_in_transaction(self, consumer: Consumer) -> int:
+        """Read, handle and move the cursor in one write transaction (tests, commands)."""
+        async with self.db.transaction() as session:
+            cursor = await events.get_cursor(session, consumer.name)
+            batch = await events.read_since(session, cursor, limit=consumer.batch_size)
+            wanted = [event for event in batch.events if consumer.wants(event)]
+            if wanted:
+                await consumer.handle(session, wanted)
             if batch.cursor != cursor:
-                if fenced:
-                    moved = await session.execute(
-                        update(ConsumerCursor)
-                        .where(
-                            ConsumerCursor.name == consumer.name,
-                            ConsumerCursor.lease_holder == self.holder,
-                        )
-                        .values(last_event_id=batch.cursor)
-                    )
-                    if moved.rowcount != 1:
-                        raise LeaseLost(consumer.name)
-                else:
-                    await events.set_cursor(session, consumer.name, batch.cursor)
+                await events.set_cursor(session, consumer.name, batch.cursor)
             return len(batch.events)
 
     async def drain(self, consumer: Consumer) -> None:
@@ -411,6 +463,30 @@ class Workers:
             except Exception as exc:
                 failed(f"job {job.name}", exc)
             await self._wait(waker, job.every)
+
+    async def watch_log(self, *also: Callable[[], None]) -> None:
+        """Wake the consumers (and `also`) whenever the event log grows.
+
+        In `connect serve` a commit wakes them at once; a `connect worker` process hears of
+        no commit, so it looks at the newest event id every WATCH_SECONDS (one indexed read).
+        """
+        latest = None
+        while not self._stopping:
+            try:
+                async with self.db.read() as session:
+                    newest = await events.latest_id(session)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failed("watching the event log", exc)
+                await asyncio.sleep(STANDBY_POLL)
+                continue
+            if latest is not None and newest != latest:
+                self.wake()
+                for wake in also:
+                    wake()
+            latest = newest
+            await asyncio.sleep(WATCH_SECONDS)
 
     @staticmethod
     async def _wait(waker: asyncio.Event, seconds: float) -> None:

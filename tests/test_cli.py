@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import socket
 import subprocess
@@ -174,3 +175,88 @@ def test_serve_starts_and_leads_an_empty_site_to_setup(tmp_path):
             server.wait()
         server.stdout.close()
     assert server.returncode is not None
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def call(port: int, method: str, path: str, body: dict | None = None, token: str = ""):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+    response = conn.getresponse()
+    data = json.loads(response.read() or b"{}")
+    conn.close()
+    return response.status, data
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_serve_runs_the_workers_in_a_process_that_goes_when_it_goes(tmp_path):
+    data = tmp_path / "var"
+    assert connect(data, "migrate").returncode == 0
+    assert connect(data, "create-admin", "root", "root@example.org", "--password-stdin",
+                   stdin=PASSWORD + "\n").returncode == 0  # fmt: skip
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "connect.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=cli_env(data, CONNECT_LOG_LEVEL="warning", CONNECT_BASE_URL=f"http://127.0.0.1:{port}"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, "connect serve exited"
+            try:
+                get(port, "/healthz")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not start in 30 s"
+                time.sleep(0.1)
+        workers = children_of(server.pid)
+        assert len(workers) == 1
+        assert b"worker" in Path(f"/proc/{workers[0]}/cmdline").read_bytes()
+
+        # The worker process indexes what the server writes: a new thread becomes findable.
+        login = {"login": "root", "password": PASSWORD}
+        token = call(port, "POST", "/api/v1/auth/token", login)[1]["token"]
+        desk = {"slug": "desk", "name": "Reference desk", "visibility": "open"}
+        call(port, "POST", "/api/v1/communities", desk, token)
+        thread = {"title": "Marginalia workshop", "body": "Bring pencils."}
+        status, _ = call(port, "POST", "/api/v1/communities/desk/threads", thread, token)
+        assert status == 201
+        deadline = time.monotonic() + 30
+        while True:
+            status, found = call(port, "GET", "/api/v1/search?q=marginalia", token=token)
+            if status == 200 and found["total"] >= 1:
+                break
+            assert time.monotonic() < deadline, f"not searchable after 30 s: {status} {found}"
+            time.sleep(0.2)
+
+        # However the server ends, its worker does not outlive it.
+        server.kill()
+        server.wait(timeout=15)
+        deadline = time.monotonic() + 15
+        while (
+            Path(f"/proc/{workers[0]}").exists()
+            and b"worker" in Path(f"/proc/{workers[0]}/cmdline").read_bytes()
+        ):
+            assert time.monotonic() < deadline, "the worker outlived the server"
+            time.sleep(0.1)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()

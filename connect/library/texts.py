@@ -48,6 +48,10 @@ class Extractor:
         # Its own slot: the consumer, holding the write lock, must never wait for the job.
         self.inline_slot = asyncio.Semaphore(1)
 
+    @staticmethod
+    def wants(event: Event) -> bool:
+        return event.type in ("entry.created", "entry.updated")
+
     async def handle(self, session: AsyncSession, batch: list[Event]) -> None:
         for event in batch:
             if event.type in ("entry.created", "entry.updated"):

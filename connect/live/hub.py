@@ -9,6 +9,7 @@ has a bounded queue and its own sender, so one slow client delays nobody.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import itertools
@@ -83,7 +84,10 @@ class Connection:
     send: Callable[[dict | str], Awaitable[None]]
     viewer: Viewer
     channels: set[str] = field(default_factory=set)
-    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    # Messages waiting for the sender (a plain deque: offering is on the fan-out's hot path,
+    # once per subscriber per event), at most `limit` of them.
+    queue: collections.deque = field(default_factory=collections.deque)
+    limit: int = QUEUE_SIZE
     delivered: set[int] = field(default_factory=set)
     id: int = field(default_factory=itertools.count(1).__next__)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -93,16 +97,23 @@ class Connection:
     contacts: frozenset[int] = frozenset()
     blocked: frozenset[int] = frozenset()
 
+    _waiting: asyncio.Future | None = None  # set while the sender waits for a message
+
     def offer(self, message: dict | str) -> None:
-        try:
-            self.queue.put_nowait(message)
-        except asyncio.QueueFull:
-            raise SlowClient from None
+        if len(self.queue) >= self.limit:
+            raise SlowClient
+        self.queue.append(message)
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
 
     async def sender(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            message = await self.queue.get()
-            await self.send(message)
+            while self.queue:
+                await self.send(self.queue.popleft())
+            self._waiting = loop.create_future()
+            await self._waiting
 
 
 class Hub:
@@ -274,12 +285,22 @@ class Hub:
         if not channels and not feed:
             return
         encoded: dict[str, str] = {}  # by channel: one encoding per event, not per connection
+        # Whether anonymous viewers may see it: the same answer for all of them.
+        anonymous: bool | None = None
         queued = 0
         for connection in list(connections):
             if connection.close_code is not None:
                 continue
             matching = [c for c in channels if c in connection.channels]
-            if matching and self._may_see(connection.viewer, event):
+            if not matching:
+                may_see = False
+            elif connection.viewer.signed_in:
+                may_see = self._may_see(connection.viewer, event)
+            else:
+                if anonymous is None:
+                    anonymous = self._may_see(connection.viewer, event)
+                may_see = anonymous
+            if may_see:
                 channel = matching[0]
                 message = encoded.get(channel)
                 if message is None:

@@ -126,8 +126,27 @@ async def unsubscribe(session: AsyncSession, user_id: int, scope: str) -> str:
 class Notifier:
     """Event consumer that writes notifications and queues real-time mail."""
 
+    EVENTS = frozenset(
+        {
+            "post.created",
+            "post.approved",
+            "thread.created",
+            "thread.approved",
+            "membership.invited",
+            "member.joined",
+            "message.created",
+            "contact.requested",
+            "contact.accepted",
+            *MODERATION_EVENTS,
+        }
+    )
+
     def __init__(self, context) -> None:
         self.context = context
+
+    @classmethod
+    def wants(cls, event: Event) -> bool:
+        return event.type in cls.EVENTS
 
     async def handle(self, session: AsyncSession, batch: list[Event]) -> None:
         for event in batch:

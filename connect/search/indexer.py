@@ -92,7 +92,9 @@ class Indexer:
     def __init__(self, context, store: IndexStore) -> None:
         self.context = context
         self.store = store
-        self.consumer = Consumer(LEASE_NAME, self._handle)
+        # In the background the indexer follows the log itself (`_run_forever`, woken after
+        # each commit); the workers' pass over the log runs it only in the foreground.
+        self.consumer = Consumer(LEASE_NAME, self._handle, wants=lambda _event: not self.background)
         self.background = False
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()

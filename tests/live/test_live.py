@@ -264,8 +264,7 @@ def test_slow_client_is_dropped_without_delaying_others(app, site, admin, alice,
         await asyncio.sleep(3600)
 
     async def attach():
-        slow = Connection(send=never, viewer=Viewer(), channels={"community:cataloging"})
-        slow.queue = asyncio.Queue(2)
+        slow = Connection(send=never, viewer=Viewer(), channels={"community:cataloging"}, limit=2)
         hub.add(slow)
         return slow
 
