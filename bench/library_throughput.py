@@ -14,6 +14,7 @@ Writes bench/results/library_throughput.json.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -70,9 +71,27 @@ def copy_once(folder: Path, size: int) -> tuple[float, float]:
     return plain, synced
 
 
+def hash_once(size: int) -> float:
+    """MB/s of SHA-256 alone over the same bytes in memory: what verifying an upload costs.
+
+    Every uploaded byte is hashed (blobs are named by their SHA-256), so no upload can be
+    faster than this, whatever the server, before a byte is read from a socket or written.
+    """
+    data = payload(size)
+    started = time.perf_counter()
+    hashlib.sha256(data).digest()
+    return size / MB / (time.perf_counter() - started)
+
+
 def measure(app: LiveApp, folder: Path, size: int, runs: int) -> dict[str, list[float]]:
     """Each run copies, uploads and downloads in turn, so load from elsewhere hits all three."""
-    found: dict[str, list[float]] = {"upload": [], "download": [], "copy": [], "copy_fsync": []}
+    found: dict[str, list[float]] = {
+        "upload": [],
+        "download": [],
+        "copy": [],
+        "copy_fsync": [],
+        "sha256": [],
+    }
     uploads, downloads = found["upload"], found["download"]
     with httpx.Client(base_url=app.url, headers=app.auth, timeout=120) as client:
         client.post("/api/v1/communities", json={"slug": "bench", "name": "Bench"})
@@ -80,6 +99,7 @@ def measure(app: LiveApp, folder: Path, size: int, runs: int) -> dict[str, list[
             plain, synced = copy_once(folder, size)
             found["copy"].append(plain)
             found["copy_fsync"].append(synced)
+            found["sha256"].append(hash_once(size))
             body, content_type = multipart(payload(size))
             os.sync()
             started = time.perf_counter()
@@ -160,11 +180,15 @@ def main() -> int:
         "upload_vs_copyfile": round(median(uploads) / median(plain), 2),
         "download_vs_copyfile": round(median(downloads) / median(plain), 2),
         "upload_vs_copyfile_fsync": round(median(uploads) / median(synced), 2),
+        # The most any verified upload could reach: hashing alone, against the copy.
+        "sha256_mb_s": median(found["sha256"]),
+        "sha256_vs_copyfile": round(median(found["sha256"]) / median(plain), 2),
         "samples": {
             "upload_mb_s": [round(v, 1) for v in uploads],
             "download_mb_s": [round(v, 1) for v in downloads],
             "copyfile_mb_s": [round(v, 1) for v in plain],
             "copyfile_fsync_mb_s": [round(v, 1) for v in synced],
+            "sha256_mb_s": [round(v, 1) for v in found["sha256"]],
         },
         "refusing_200_mb_at_25_mb_limit": memory,
         "machine": {
