@@ -113,9 +113,9 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-async def rebuild(context, procs: int) -> dict:
+async def rebuild(context, procs: int, limit_mb: int) -> dict:
     before = cpu_seconds()
-    report = await context.search.indexer.rebuild(procs=procs)
+    report = await context.search.indexer.rebuild(procs=procs, limit_mb=limit_mb)
     cpu = cpu_seconds() - before
     cores = min(procs, os.cpu_count() or 1)
     return {
@@ -351,6 +351,7 @@ def freshness(corpus: Corpus, data_dir: Path, *, seconds: float, rate: float) ->
             if t["community_id"] == membership["community_id"] and t["status"] == "published"
         ]
         rng = random.Random(SEED)
+        run = "".join(random.choice(string.ascii_lowercase) for _ in range(4))
         latencies: list[float] = []
         misses = 0
         lock = threading.Lock()
@@ -374,7 +375,8 @@ def freshness(corpus: Corpus, data_dir: Path, *, seconds: float, rate: float) ->
         while time.monotonic() - started < seconds:
             due = started + sent / rate
             time.sleep(max(0.0, due - time.monotonic()))
-            word = "zq" + "".join(rng.choice(string.ascii_lowercase) for _ in range(10))
+            # Words new to this run: with --reuse the database keeps earlier runs' posts.
+            word = f"zq{run}" + "".join(rng.choice(string.ascii_lowercase) for _ in range(8))
             status, _ = http(
                 "POST",
                 f"{base}/api/v1/threads/{rng.choice(threads)}/posts",
@@ -440,6 +442,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full corpus")
     parser.add_argument("--rounds", type=int, default=3, help="timed passes over the query set")
     parser.add_argument("--procs", type=int, default=1, help="rebuild writer processes")
+    parser.add_argument(
+        "--limit-mb", type=int, default=256, help="rebuild memory per writer (connect reindex)"
+    )
     parser.add_argument("--fresh-seconds", type=float, default=40.0)
     parser.add_argument("--rate", type=float, default=5.0, help="posts per second")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "search.json"))
@@ -474,7 +479,7 @@ def main() -> None:
     settings = settings_for(data_dir, url)
 
     async def measure(context):
-        built = await rebuild(context, args.procs)
+        built = await rebuild(context, args.procs, args.limit_mb)
         print(f"rebuild: {built}", flush=True)
         queries = await query_latencies(context, corpus, args.rounds)
         print(f"queries (warm): {queries['warm']}", flush=True)

@@ -232,7 +232,7 @@ def cmd_reindex(args) -> int:
     from connect.search.commands import reindex
 
     async def work(context):
-        return await reindex(context, procs=args.procs)
+        return await reindex(context, procs=args.procs, limit_mb=args.limit_mb)
 
     return _run_with_app(work)
 
@@ -327,6 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reindex.add_argument(
         "--procs", type=int, default=2, help="indexing processes (default 2; 1 on one core)"
+    )
+    reindex.add_argument(
+        "--limit-mb",
+        type=int,
+        default=256,
+        help="memory per indexing process before postings spill to disk (default 256); "
+        "a rebuild that fits in memory is faster",
     )
     reindex.set_defaults(func=cmd_reindex)
 

@@ -15,10 +15,18 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from connect.search.indexer import REBUILD_LIMIT_MB
+
 DEFAULT_PROCS = min(2, os.cpu_count() or 1)
 
 
-async def reindex(context, *, procs: int = DEFAULT_PROCS, console: Console | None = None) -> int:
+async def reindex(
+    context,
+    *,
+    procs: int = DEFAULT_PROCS,
+    limit_mb: int = REBUILD_LIMIT_MB,
+    console: Console | None = None,
+) -> int:
     console = console or Console(stderr=True)
     columns = (
         TextColumn("[bold]Indexing[/bold] rows"),
@@ -34,7 +42,9 @@ async def reindex(context, *, procs: int = DEFAULT_PROCS, console: Console | Non
             progress.update(task, completed=done, total=total)
 
         procs = max(1, min(procs, os.cpu_count() or 1))
-        result = await context.search.indexer.rebuild(progress=report, procs=procs)
+        result = await context.search.indexer.rebuild(
+            progress=report, procs=procs, limit_mb=limit_mb
+        )
     console.print(
         f"Indexed {result.documents:,} documents in {result.seconds:.1f} s "
         f"({result.per_second:,.0f} per second); {result.path.name} is now the live index."

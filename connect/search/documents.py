@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import raiseload
 
 from connect.accounts.models import User
 from connect.boards.models import Post, Thread
@@ -288,17 +289,36 @@ async def _communities_after(session, last: int, batch: int):
     return len(rows), docs, rows[-1][0].id if rows else last
 
 
+# Rebuilds read only the author's username: the joined loads the pages use (each author
+# with a profile and its JSON columns, three per reply) were most of a rebuild's reading.
+_NO_USERS = (
+    raiseload(Thread.author),
+    raiseload(Thread.last_poster),
+    raiseload(Post.author),
+)
+
+
 async def _threads_after(session, last: int, batch: int):
-    query = select(Thread, Post).outerjoin(Post, Post.id == Thread.first_post_id)
+    query = (
+        select(Thread, Post, User.username)
+        .outerjoin(Post, Post.id == Thread.first_post_id)
+        .outerjoin(User, User.id == Thread.author_id)
+        .options(*_NO_USERS)
+    )
     rows = await _page(session, query, Thread, last, batch)
-    docs = [d for t, p in rows if (d := thread_document(t, p, _username(t.author)))]
+    docs = [d for t, p, name in rows if (d := thread_document(t, p, name))]
     return len(rows), docs, rows[-1][0].id if rows else last
 
 
 async def _posts_after(session, last: int, batch: int):
-    query = select(Post, Thread).join(Thread, Thread.id == Post.thread_id)
+    query = (
+        select(Post, Thread, User.username)
+        .join(Thread, Thread.id == Post.thread_id)
+        .outerjoin(User, User.id == Post.author_id)
+        .options(*_NO_USERS)
+    )
     rows = await _page(session, query, Post, last, batch)
-    docs = [d for p, t in rows if (d := post_document(p, t, _username(p.author)))]
+    docs = [d for p, t, name in rows if (d := post_document(p, t, name))]
     return len(rows), docs, rows[-1][0].id if rows else last
 
 

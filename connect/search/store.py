@@ -27,7 +27,7 @@ POINTER = "current"
 META = "connect.json"
 GENERATION_RE = re.compile(r"index-(\d+)")
 # How often a searcher checks for commits made by another process (the `connect worker`).
-RECHECK_SECONDS = 0.25
+RECHECK_SECONDS = 0.1
 
 
 class IndexUnavailable(Exception):

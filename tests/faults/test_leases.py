@@ -1,6 +1,7 @@
 """The lease that makes one process run each consumer (connect/workers.py), in one process:
 taking, expiry, a dead holder, fencing, and consumers that stop at once when the lease is gone.
-The multi-process proof is tests/faults/test_single_indexer.py."""
+Also: a consumer gets only the events it wants, once and in order, across a stop and a
+takeover. The multi-process proof is tests/faults/test_single_indexer.py."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from connect import events
 from connect.db import Database, utcnow
 from connect.events import ConsumerCursor
 from connect.workers import NAMESPACE, Consumer, LeaseLost, Workers, _proc_stat, holder_is_dead
@@ -137,8 +139,6 @@ def test_a_consumer_batch_commits_only_under_its_lease(database_url):
         handled.extend(e.id for e in batch)
 
     async def scenario(db):
-        from connect import events
-
         consumer = Consumer("notifier", handle)
         first, second = elsewhere(Workers(db, [consumer])), elsewhere(Workers(db, [consumer]))
         async with db.transaction() as session:
@@ -177,3 +177,63 @@ def test_the_indexer_writes_nothing_without_the_lease(site, admin):
         assert meta.cursor > before.cursor and meta.writer == context.workers.holder
     finally:
         indexer.background = False
+
+
+async def record(db: Database, *types: str) -> None:
+    for kind in types:
+        async with db.transaction() as session:
+            await events.record(session, kind, subject_id=1)
+
+
+async def stored_cursor(db: Database, name: str) -> int:
+    async with db.read() as session:
+        return await events.get_cursor(session, name)
+
+
+def test_a_consumer_gets_only_what_it_wants_once_in_order_across_restarts(database_url):
+    handled: list[str] = []
+
+    async def handle(session, batch):
+        handled.extend(event.type for event in batch)
+
+    def consumer() -> Consumer:
+        return Consumer("mailer", handle, wants=lambda event: event.type.startswith("post."))
+
+    async def drain(workers: Workers, mailer: Consumer) -> None:
+        assert await workers.hold("mailer")
+        while await workers.run_once(mailer, fenced=True):
+            pass
+
+    async def scenario(db):
+        first = Workers(db, [])
+        mailer = consumer()
+        await record(db, "post.created", "member.joined", "post.edited")
+        await drain(first, mailer)
+        assert handled == ["post.created", "post.edited"]
+        assert await stored_cursor(db, "mailer") == 3
+
+        # Only unwanted events: nothing is handled, and the cursor passes them.
+        await record(db, "member.joined", "member.updated")
+        await drain(first, mailer)
+        assert handled == ["post.created", "post.edited"]
+        assert await first.run_once(mailer, fenced=True) == 0
+
+        # A stop writes the cursor down; the next process starts after it.
+        await first.release_all()
+        assert await stored_cursor(db, "mailer") == 5
+        await record(db, "post.deleted")
+        second = Workers(db, [])
+        await drain(second, consumer())
+        assert handled == ["post.created", "post.edited", "post.deleted"]
+
+        # A process that dies without writing its cursor makes the next one read the
+        # unwanted events again, never skip a wanted one or repeat a handled one.
+        await record(db, "member.left")
+        await drain(second, mailer)
+        await expire(db, "mailer")  # as if killed: no release, the lease runs out
+        await record(db, "post.created")
+        third = Workers(db, [])
+        await drain(third, consumer())
+        assert handled == ["post.created", "post.edited", "post.deleted", "post.created"]
+
+    run(database_url, scenario)
