@@ -127,24 +127,6 @@ async def request_action(request: Request) -> Response:
 
 
 @page
-async def accept_action(request: Request) -> Response:
-    async def verb(session, current, other, form):
-        await service.accept_contact(session, current, other)
-        return "You and {name} are now contacts."
-
-    return await _act(request, verb)
-
-
-@page
-async def ignore_action(request: Request) -> Response:
-    async def verb(session, current, other, form):
-        await service.ignore_contact(session, current, other)
-        return "The request from {name} is set aside; they are not told."
-
-    return await _act(request, verb)
-
-
-@page
 async def remove_action(request: Request) -> Response:
     async def verb(session, current, other, form):
         done = await service.remove_contact(session, current, other)
@@ -157,22 +139,26 @@ async def remove_action(request: Request) -> Response:
     return await _act(request, verb)
 
 
-@page
-async def block_action(request: Request) -> Response:
-    async def verb(session, current, other, form):
-        await service.block(session, current, other)
-        return "You blocked {name}. They are not told."
+def _simple_action(do, message: str):
+    """A contact or block form whose service call has one outcome, told as `message`."""
 
-    return await _act(request, verb)
+    @page
+    async def action(request: Request) -> Response:
+        async def verb(session, current, other, form):
+            await do(session, current, other)
+            return message
+
+        return await _act(request, verb)
+
+    return action
 
 
-@page
-async def unblock_action(request: Request) -> Response:
-    async def verb(session, current, other, form):
-        await service.unblock(session, current, other)
-        return "You unblocked {name}."
-
-    return await _act(request, verb)
+accept_action = _simple_action(service.accept_contact, "You and {name} are now contacts.")
+ignore_action = _simple_action(
+    service.ignore_contact, "The request from {name} is set aside; they are not told."
+)
+block_action = _simple_action(service.block, "You blocked {name}. They are not told.")
+unblock_action = _simple_action(service.unblock, "You unblocked {name}.")
 
 
 # The home feed, live ----------------------------------------------------------------------------
