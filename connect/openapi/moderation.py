@@ -15,6 +15,15 @@ from connect.openapi.schemas import (
     ref,
 )
 
+REASON = obj(None, reason=STR)  # an optional reason, kept in the audit log
+FLAG = obj(
+    ["reason"],
+    reason={"type": "string", "enum": ["spam", "abuse", "off_topic", "other"]},
+    note=STR,
+)
+FLAGGED = obj(["id", "reason", "hidden"], id=ID, reason=STR, hidden=BOOL)
+ENTRY_STATUS = obj(["id", "status"], id=ID, status=STR)
+
 OPERATIONS: dict[tuple[str, str], Op] = {
     # Moderation (connect/moderation/api.py; answers described loosely while it settles)
     ("GET", P + "/moderation/queue"): Op(
@@ -37,7 +46,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "moderation",
         answer={"type": "object"},
         auth="required",
-        body=obj(None, reason=STR),
+        body=REASON,
         body_required=False,
     ),
     ("POST", P + "/moderation/bulk"): Op(
@@ -84,7 +93,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "moderation",
         answer={"type": "object"},
         auth="required",
-        body=obj(None, reason=STR),
+        body=REASON,
         body_required=False,
     ),
     ("POST", P + "/posts/{post_id}/hide"): Op(
@@ -92,7 +101,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "moderation",
         answer=ref("Post"),
         auth="required",
-        body=obj(None, reason=STR),
+        body=REASON,
         body_required=False,
     ),
     ("POST", P + "/posts/{post_id}/restore"): Op(
@@ -100,48 +109,40 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "moderation",
         answer=ref("Post"),
         auth="required",
-        body=obj(None, reason=STR),
+        body=REASON,
         body_required=False,
     ),
     ("POST", P + "/posts/{post_id}/flags"): Op(
         "Flag a post",
         "moderation",
         ok=201,
-        answer=obj(["id", "reason", "hidden"], id=ID, reason=STR, hidden=BOOL),
+        answer=FLAGGED,
         auth="required",
-        body=obj(
-            ["reason"],
-            reason={"type": "string", "enum": ["spam", "abuse", "off_topic", "other"]},
-            note=STR,
-        ),
+        body=FLAG,
     ),
     ("POST", P + "/library/entries/{entry_id}/hide"): Op(
         "Hide a library entry (moderators)",
         "moderation",
-        answer=obj(["id", "status"], id=ID, status=STR),
+        answer=ENTRY_STATUS,
         auth="required",
-        body=obj(None, reason=STR),
+        body=REASON,
         body_required=False,
     ),
     ("POST", P + "/library/entries/{entry_id}/restore"): Op(
         "Restore a hidden library entry",
         "moderation",
-        answer=obj(["id", "status"], id=ID, status=STR),
+        answer=ENTRY_STATUS,
         auth="required",
-        body=obj(None, reason=STR),
+        body=REASON,
         body_required=False,
     ),
     ("POST", P + "/library/entries/{entry_id}/flags"): Op(
         "Flag a library entry",
         "moderation",
         ok=201,
-        answer=obj(["id", "reason", "hidden"], id=ID, reason=STR, hidden=BOOL),
+        answer=FLAGGED,
         auth="required",
-        body=obj(
-            ["reason"],
-            reason={"type": "string", "enum": ["spam", "abuse", "off_topic", "other"]},
-            note=STR,
-        ),
+        body=FLAG,
     ),
     ("POST", P + "/threads/{thread_id}/move"): Op(
         "Move a thread to another community",
