@@ -271,7 +271,7 @@ async def post_fragment(request: Request) -> Response:
         blocked = await blocked_ids(session, current.id) if current.signed_in else set()
     return await render(
         request,
-        "boards/_post.html",
+        "boards/post_fragment.html",
         {
             "post": post,
             "thread": thread,
