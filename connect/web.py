@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -107,6 +107,13 @@ async def load_viewer(context, *, bearer: str | None, cookie: str | None) -> Vie
     return (await _load(context, bearer=bearer, cookie=cookie))[0]
 
 
+# Built once: every signed-in request runs them, and building cost more than running.
+_TOKEN = select(Token).where(Token.token_hash == bindparam("token_hash"))
+_MEMBERSHIPS = select(Membership.community_id, Membership.role, Membership.status).where(
+    Membership.user_id == bindparam("user_id")
+)
+
+
 async def _load(context, *, bearer: str | None, cookie: str | None) -> tuple[Viewer, Token | None]:
     raw = bearer or cookie
     if not raw:
@@ -115,7 +122,7 @@ async def _load(context, *, bearer: str | None, cookie: str | None) -> tuple[Vie
     now = utcnow()
     async with context.db.read() as session:
         token = (
-            await session.execute(select(Token).where(Token.token_hash == security.token_hash(raw)))
+            await session.execute(_TOKEN, {"token_hash": security.token_hash(raw)})
         ).scalar_one_or_none()
         if (
             token is None
@@ -123,11 +130,7 @@ async def _load(context, *, bearer: str | None, cookie: str | None) -> tuple[Vie
             or (token.expires_at is not None and token.expires_at <= now)
         ):
             return Viewer(), None
-        rows = await session.execute(
-            select(Membership.community_id, Membership.role, Membership.status).where(
-                Membership.user_id == token.user_id
-            )
-        )
+        rows = await session.execute(_MEMBERSHIPS, {"user_id": token.user_id})
         memberships = {cid: Role(role, status) for cid, role, status in rows}
         sanctions = await active_sanctions(session, token.user_id, now)
     if now - token.last_used_at > timedelta(hours=1):
@@ -331,15 +334,19 @@ async def _unread_counts(request: Request, current: Viewer) -> tuple[int, int]:
     """The header's unread notifications and private messages, in one statement."""
     if not current.signed_in:
         return 0, 0
+    async with ctx(request).db.read() as session:
+        row = await session.execute(_unread_statement(), {"user_id": current.id})
+        notifications, messages = row.one()
+    return notifications or 0, messages or 0
+
+
+@functools.cache
+def _unread_statement():
     from connect.messages.reading import unread_messages_count
     from connect.notifications.service import unread_count_query
 
-    async with ctx(request).db.read() as session:
-        row = await session.execute(
-            select(unread_count_query(current.id), unread_messages_count(current.id))
-        )
-        notifications, messages = row.one()
-    return notifications or 0, messages or 0
+    user_id = bindparam("user_id")
+    return select(unread_count_query(user_id), unread_messages_count(user_id))
 
 
 # Errors -------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -296,6 +296,45 @@ async def left_positions(
 # Who may be messaged (the "Reply privately" links) -----------------------------------------
 
 
+def _relations_statement():
+    """Per candidate: blocks either way, an accepted contact, a shared community with `me`.
+
+    Built once: it runs on every thread page, where building it cost more than running it.
+    """
+    me, candidate = bindparam("me"), User.id
+    mine, theirs = aliased(Membership), aliased(Membership)
+    return select(
+        candidate,
+        select(Block.blocker_id)
+        .where(Block.blocker_id == me, Block.blocked_id == candidate)
+        .exists(),
+        select(Block.blocker_id)
+        .where(Block.blocker_id == candidate, Block.blocked_id == me)
+        .exists(),
+        select(Contact.id)
+        .where(
+            Contact.status == "accepted",
+            or_(
+                and_(Contact.low_id == me, Contact.high_id == candidate),
+                and_(Contact.low_id == candidate, Contact.high_id == me),
+            ),
+        )
+        .exists(),
+        select(mine.community_id)
+        .join(theirs, theirs.community_id == mine.community_id)
+        .where(
+            mine.user_id == me,
+            mine.status == "active",
+            theirs.user_id == candidate,
+            theirs.status == "active",
+        )
+        .exists(),
+    ).where(candidate.in_(bindparam("ids", expanding=True)))
+
+
+_RELATIONS = _relations_statement()
+
+
 async def messageable(session: AsyncSession, viewer: Viewer, users: list[User | None]) -> set[int]:
     """Which of these members the viewer may message, in one query for all of them.
 
@@ -308,36 +347,7 @@ async def messageable(session: AsyncSession, viewer: Viewer, users: list[User | 
     if not candidates:
         return set()
     me = viewer.id
-    mine, theirs = aliased(Membership), aliased(Membership)
-    rows = await session.execute(
-        select(
-            User.id,
-            select(Block.blocker_id)
-            .where(Block.blocker_id == me, Block.blocked_id == User.id)
-            .exists(),
-            select(Block.blocker_id)
-            .where(Block.blocker_id == User.id, Block.blocked_id == me)
-            .exists(),
-            select(Contact.id)
-            .where(
-                Contact.status == "accepted",
-                or_(
-                    and_(Contact.low_id == me, Contact.high_id == User.id),
-                    and_(Contact.low_id == User.id, Contact.high_id == me),
-                ),
-            )
-            .exists(),
-            select(mine.community_id)
-            .join(theirs, theirs.community_id == mine.community_id)
-            .where(
-                mine.user_id == me,
-                mine.status == "active",
-                theirs.user_id == User.id,
-                theirs.status == "active",
-            )
-            .exists(),
-        ).where(User.id.in_(list(candidates)))
-    )
+    rows = await session.execute(_RELATIONS, {"me": me, "ids": list(candidates)})
     allowed = set()
     for user_id, blocked_by_me, blocks_me, contact, shared in rows.all():
         other = candidates[user_id]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connect import events, permissions
@@ -35,18 +35,19 @@ async def active_sanctions(
     session: AsyncSession, user_id: int, now: datetime | None = None
 ) -> list[ActiveSanction]:
     """The sanctions in force on a member (one query; suspensions are on the user row)."""
-    now = now or utcnow()
-    rows = await session.execute(
-        select(
-            Sanction.id, Sanction.kind, Sanction.community_id, Sanction.reason, Sanction.ends_at
-        ).where(
-            Sanction.user_id == user_id,
-            Sanction.lifted_at.is_(None),
-            Sanction.kind != "suspension",
-            or_(Sanction.ends_at.is_(None), Sanction.ends_at > now),
-        )
-    )
+    rows = await session.execute(_ACTIVE, {"user_id": user_id, "now": now or utcnow()})
     return [ActiveSanction(*row) for row in rows]
+
+
+# Built once: every signed-in request asks.
+_ACTIVE = select(
+    Sanction.id, Sanction.kind, Sanction.community_id, Sanction.reason, Sanction.ends_at
+).where(
+    Sanction.user_id == bindparam("user_id"),
+    Sanction.lifted_at.is_(None),
+    Sanction.kind != "suspension",
+    or_(Sanction.ends_at.is_(None), Sanction.ends_at > bindparam("now")),
+)
 
 
 def parse_until(value, *, required: bool = False) -> datetime | None:
