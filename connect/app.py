@@ -41,6 +41,7 @@ from connect.notifications import routes as notifications_routes
 from connect.notifications import service as notifications
 from connect.notifications.mail import Mailer
 from connect.notifications.service import Notifier
+from connect.pagecache import PageCache
 from connect.search import routes as search_routes
 from connect.search.service import SearchService
 from connect.security import (
@@ -76,6 +77,7 @@ class Context:
     search: SearchService | None = None
     hub: Hub | None = None
     broadcast: Broadcast | None = None
+    pages: PageCache = field(default_factory=lambda: PageCache(0))
     image_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
 
@@ -200,6 +202,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         reset_throttle=RequestLimit(per=3, window=3600, enabled=settings.rate_limits),
         mailer=Mailer(settings),
         storage=Storage(settings.path("files")),
+        pages=PageCache(settings.page_cache_mb * 1024 * 1024),
     )
     context.search = SearchService(context)
 
@@ -215,7 +218,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 wake()
 
         context.broadcast = make_broadcast(settings.redis_url, on_message=wake_all)
-        context.db.after_commit.extend([wake_all, context.broadcast.publish])
+        # Anonymous pages go stale with any write: ours as it commits, others' as the hub
+        # reads them from the log.
+        context.db.after_commit.extend([context.pages.clear, wake_all, context.broadcast.publish])
+        context.hub.on_events.append(context.pages.clear)
         await context.hub.start()
         await context.broadcast.start()
         if settings.run_workers:

@@ -87,6 +87,12 @@ class Settings:
         20,
         "Private conversations a member may start in 24 hours (site staff are not limited).",
     )
+    page_cache_mb: int = _setting(
+        "CONNECT_PAGE_CACHE_MB",
+        32,
+        "Memory per server process for thread and board pages shown to readers who are not "
+        "signed in, kept until anything is written (0 turns it off).",
+    )
     log_level: str = _setting("CONNECT_LOG_LEVEL", "info", "debug, info, warning or error.")
 
     @classmethod

@@ -459,6 +459,52 @@ def api(handler: Handler) -> Handler:
     return wrapper
 
 
+def shared_when_anonymous(handler: Handler) -> Handler:
+    """Serve this page to readers who are not signed in from the page cache.
+
+    Goes inside `@page`. A reader with a session, a bearer token or a flash message is
+    always served fresh; so is every request while a page of theirs could differ.
+    """
+
+    @functools.wraps(handler)
+    async def wrapper(request: Request) -> Response:
+        pages = ctx(request).pages
+        if not (pages.enabled and _anonymous_read(request)):
+            return await handler(request)
+        key = request.url.path + ("?" + request.url.query if request.url.query else "")
+        cached = pages.get(key)
+        if cached is not None:
+            return Response(cached.body, media_type=cached.media_type)
+        generation = pages.generation
+        response = await handler(request)
+        if _shareable(request, response):
+            pages.put(key, response.body, response.media_type, generation=generation)
+        return response
+
+    return wrapper
+
+
+def _anonymous_read(request: Request) -> bool:
+    cookies = request.cookies
+    return (
+        request.method == "GET"
+        and "authorization" not in request.headers
+        and SESSION_COOKIE not in cookies
+        and FLASH_COOKIE not in cookies
+    )
+
+
+def _shareable(request: Request, response: Response) -> bool:
+    """A 200 that carries nothing of this reader's: no cookie but the anonymous one, no token."""
+    if response.status_code != 200 or not isinstance(getattr(response, "body", None), bytes):
+        return False
+    if any(
+        not value.startswith(ANON_COOKIE + "=") for value in response.headers.getlist("set-cookie")
+    ):
+        return False
+    return csrf_token(request).encode() not in response.body
+
+
 def csrf_exempt(handler: Handler) -> Handler:
     """For sign-in endpoints: they take credentials, not the session's authority."""
     handler.csrf_exempt = True

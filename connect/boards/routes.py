@@ -27,7 +27,17 @@ from connect.library.uploads import post_form
 from connect.messages import reading as messages_reading
 from connect.moderation.limits import check_not_banned, post_checks
 from connect.network.relations import blocked_ids
-from connect.web import ctx, form_data, form_text, page, page_params, redirect, render, viewer
+from connect.web import (
+    ctx,
+    form_data,
+    form_text,
+    page,
+    page_params,
+    redirect,
+    render,
+    shared_when_anonymous,
+    viewer,
+)
 
 
 def _int(value: str | None) -> int | None:
@@ -38,6 +48,7 @@ def _int(value: str | None) -> int | None:
 
 
 @page
+@shared_when_anonymous
 async def board_page(request: Request) -> Response:
     page_number, _ = page_params(request)
     sort = "new" if request.query_params.get("sort") == "new" else "activity"
@@ -174,6 +185,7 @@ async def _thread_context(request: Request, thread_id: int, *, page_number: int 
 
 
 @page
+@shared_when_anonymous
 async def thread_page(request: Request) -> Response:
     thread_id = request.path_params["thread_id"]
     try:

@@ -70,7 +70,9 @@ class Prober:
     async def _probe(self, kind: str) -> None:
         import httpx2 as httpx
 
-        headers = {"authorization": f"Bearer {self.token}"} if kind != "page" else {}
+        # Signed in, the page too: an anonymous thread page may still come from the page
+        # cache while the database is down (nothing can be written meanwhile).
+        headers = {"authorization": f"Bearer {self.token}"}
         async with httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30) as client:
             n = 0
             while not self._stop.is_set():

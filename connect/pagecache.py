@@ -1,0 +1,86 @@
+"""Whole pages for anonymous readers, kept in memory until the event log moves on.
+
+Everyone who is not signed in sees the same thread page and the same board page, so one
+rendering can serve them all (busy forums serve most of their reads this way). A page is
+kept only while nothing has been written since it was rendered:
+
+* this process's own writes empty the cache as they commit, before the writer's response
+  goes out, so a reader never sees a page older than something this process acknowledged;
+* other processes' writes empty it when the live hub reads their events from the log:
+  at once with Redis, within the hub's one-second poll without it;
+* an entry is also dropped after `MAX_AGE_SECONDS`, for anything that reached the
+  database without an event.
+
+A page that was being rendered while the cache was emptied is not kept (its data may
+predate the write). Only pages that carry nothing of the reader's are kept: the caller
+checks that the body holds no CSRF token before offering it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+MAX_AGE_SECONDS = 30.0
+
+
+@dataclass(slots=True)
+class Page:
+    body: bytes
+    media_type: str
+    stored_at: float
+
+
+class PageCache:
+    """A byte-bounded LRU of rendered pages, emptied whenever anything is written."""
+
+    def __init__(self, max_bytes: int, *, max_age: float = MAX_AGE_SECONDS) -> None:
+        self.max_bytes = max_bytes
+        self.max_age = max_age
+        self.generation = 0
+        self.hits = 0
+        self.misses = 0
+        self._pages: OrderedDict[str, Page] = OrderedDict()
+        self._bytes = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_bytes > 0
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def clear(self) -> None:
+        """Something was written: forget every page and refuse those still being rendered."""
+        self.generation += 1
+        self._pages.clear()
+        self._bytes = 0
+
+    def get(self, key: str) -> Page | None:
+        page = self._pages.get(key)
+        if page is not None and time.monotonic() - page.stored_at > self.max_age:
+            self._forget(key)
+            page = None
+        if page is None:
+            self.misses += 1
+            return None
+        self._pages.move_to_end(key)
+        self.hits += 1
+        return page
+
+    def put(self, key: str, body: bytes, media_type: str, *, generation: int) -> bool:
+        """Keep a page rendered while `generation` was current; False if it is stale or big."""
+        if generation != self.generation or len(body) > self.max_bytes // 8:
+            return False
+        self._forget(key)
+        self._pages[key] = Page(body, media_type, time.monotonic())
+        self._bytes += len(body)
+        while self._bytes > self.max_bytes:
+            self._forget(next(iter(self._pages)))
+        return True
+
+    def _forget(self, key: str) -> None:
+        page = self._pages.pop(key, None)
+        if page is not None:
+            self._bytes -= len(page.body)
