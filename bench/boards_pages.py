@@ -42,10 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-try:
-    import httpx2 as httpx  # what the project's dev extras install
-except ImportError:  # pragma: no cover - plain httpx has the same API
-    import httpx
+from bench.httpclient import Connection, HttpError, runner  # noqa: E402  (after the path fix)
 
 PASSWORD = "a long and unusual benchmark password"
 SLUG = "bench"
@@ -436,12 +433,12 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[rank - 1]
 
 
-async def sign_in(client, username: str) -> None:
-    answer = await client.post(
-        "/api/v1/auth/session", json={"login": username, "password": PASSWORD}
+async def sign_in(client: Connection, username: str) -> None:
+    answer = await client.request(
+        "POST", "/api/v1/auth/session", json_body={"login": username, "password": PASSWORD}
     )
-    if answer.status_code != 200 or "connect_session" not in client.cookies:
-        raise RuntimeError(f"sign-in as {username} failed: {answer.status_code} {answer.text}")
+    if answer.status != 200 or "connect_session" not in client.cookies:
+        raise RuntimeError(f"sign-in as {username} failed: {answer.status} {answer.body[:200]}")
 
 
 async def run_load(
@@ -469,15 +466,8 @@ async def run_load(
         queue.put_nowait(job)
 
     stats = {(kind, who): Stats() for kind in PAGE_TYPES for who in ("anonymous", "member")}
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    timeout = httpx.Timeout(30.0)
-
-    def connection():
-        return httpx.AsyncClient(
-            base_url=base_url, limits=limits, timeout=timeout, follow_redirects=False
-        )
-
-    agents = [{"anonymous": connection(), "member": connection()} for _ in range(clients)]
+    port = int(base_url.rsplit(":", 1)[1])
+    agents = [{"anonymous": Connection(port), "member": Connection(port)} for _ in range(clients)]
     try:
         await asyncio.gather(
             *(sign_in(a["member"], f"member{n + 1:04d}") for n, a in enumerate(agents))
@@ -486,8 +476,9 @@ async def run_load(
         async def warm(agent) -> None:
             for _ in range(warmup):
                 kind, who = rng.choice(PAGE_TYPES), rng.choice(("anonymous", "member"))
-                answer = await agent[who].get(request_path(kind, rng, threads))
-                answer.raise_for_status()
+                answer = await agent[who].request("GET", request_path(kind, rng, threads))
+                if answer.status != 200:
+                    raise RuntimeError(f"warm-up: HTTP {answer.status}")
 
         await asyncio.gather(*(warm(a) for a in agents))
 
@@ -506,14 +497,14 @@ async def run_load(
                 record = stats[(kind, who)]
                 started = time.perf_counter()
                 try:
-                    answer = await agent[who].get(path)
-                    body = answer.content
-                except httpx.HTTPError as exc:
+                    answer = await asyncio.wait_for(agent[who].request("GET", path), 30)
+                    body = answer.body
+                except (HttpError, OSError, TimeoutError) as exc:
                     record.error(f"{path}: {type(exc).__name__}: {exc}")
                     continue
                 elapsed = (time.perf_counter() - started) * 1000
-                if answer.status_code != 200:
-                    record.error(f"{path}: HTTP {answer.status_code}")
+                if answer.status != 200:
+                    record.error(f"{path}: HTTP {answer.status}")
                 elif (kind == "thread" and b'class="post"' not in body) or (
                     who == "member" and b"Sign out" not in body
                 ):
@@ -532,7 +523,9 @@ async def run_load(
             usage["server_cpu_ms_per_request"] = round(usage["server_cpu_s"] * 1000 / done, 2)
         usage["client_cpu_ms_per_request"] = round(usage["client_cpu_s"] * 1000 / done, 2)
     finally:
-        await asyncio.gather(*(c.aclose() for a in agents for c in a.values()))
+        for agent in agents:
+            for connection in agent.values():
+                connection.close()
     return stats, wall, timed_out, usage
 
 
@@ -625,18 +618,19 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         process = start_server(data_dir, port, workdir / "server.log", args.workers)
         load_before = load_average()
-        stats, wall, timed_out, usage = asyncio.run(
-            run_load(
-                f"http://127.0.0.1:{port}",
-                server_pid=process.pid,
-                clients=args.clients,
-                requests_per_type=args.requests,
-                threads=args.threads,
-                time_limit=args.time_limit,
-                warmup=args.warmup,
-                rng=rng,
+        with runner() as loop:
+            stats, wall, timed_out, usage = loop.run(
+                run_load(
+                    f"http://127.0.0.1:{port}",
+                    server_pid=process.pid,
+                    clients=args.clients,
+                    requests_per_type=args.requests,
+                    threads=args.threads,
+                    time_limit=args.time_limit,
+                    warmup=args.warmup,
+                    rng=rng,
+                )
             )
-        )
         load_after = load_average()
     finally:
         if process is not None:

@@ -70,6 +70,7 @@ from bench.boards_pages import (  # noqa: E402  (after the path fix, as a script
     percentile,
 )
 from bench.corpus import DOMAIN, FIRST, LAST, ORGS, PLACES, SEED, generate, load  # noqa: E402
+from bench.httpclient import Connection, HttpError, runner  # noqa: E402
 
 PASSWORD = "a long and unusual load test password"
 SECRET_KEY = "load-test-secret-key-" + "k" * 40
@@ -538,114 +539,6 @@ class CpuMeter:
 # A small HTTP/1.1 client -----------------------------------------------------------------
 # The load generator shares the 2 CPUs with the server: a keep-alive connection that costs
 # ~0.1 ms of CPU per request, instead of ~1.3 ms for httpx, leaves the server its share.
-
-
-class HttpError(Exception):
-    pass
-
-
-@dataclass
-class Answer:
-    status: int
-    body: bytes
-    cookies: list[str]
-
-
-class Connection:
-    """One keep-alive HTTP/1.1 connection to 127.0.0.1 with a tiny cookie jar."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-        self.cookies: dict[str, str] = {}
-        self.headers: dict[str, str] = {}
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
-
-    async def request(
-        self, method: str, target: str, *, json_body: object | None = None, headers=None
-    ) -> Answer:
-        body = b"" if json_body is None else json.dumps(json_body).encode()
-        lines = [f"{method} {target} HTTP/1.1", f"Host: 127.0.0.1:{self.port}"]
-        lines += [f"{k}: {v}" for k, v in {**self.headers, **(headers or {})}.items()]
-        if self.cookies:
-            lines.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
-        if json_body is not None:
-            lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
-        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-        for attempt in (0, 1):
-            reused = self.writer is not None
-            if not reused:
-                self.reader, self.writer = await asyncio.open_connection(
-                    "127.0.0.1", self.port, limit=1 << 20
-                )
-            assert self.reader is not None and self.writer is not None
-            try:
-                self.writer.write(data)
-                head = await self.reader.readuntil(b"\r\n\r\n")
-            except (asyncio.IncompleteReadError, ConnectionError) as exc:
-                self.close()
-                nothing = not isinstance(exc, asyncio.IncompleteReadError) or not exc.partial
-                if reused and attempt == 0 and nothing:
-                    continue  # the server closed an idle keep-alive connection: reconnect
-                raise HttpError(f"{type(exc).__name__}: {exc}") from exc
-            return await self._answer(head)
-        raise HttpError("unreachable")
-
-    async def _answer(self, head: bytes) -> Answer:
-        assert self.reader is not None
-        lines = head[:-4].split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        length, chunked, close, cookies = None, False, False, []
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            name, value = name.strip().lower(), value.strip()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding":
-                chunked = b"chunked" in value.lower()
-            elif name == b"connection":
-                close = value.lower() == b"close"
-            elif name == b"set-cookie":
-                cookies.append(value.decode("latin-1"))
-        try:
-            if status in (204, 304) or status < 200:
-                body = b""
-            elif chunked:
-                body = await self._chunked()
-            elif length is not None:
-                body = await self.reader.readexactly(length)
-            else:
-                body, close = await self.reader.read(), True
-        except (asyncio.IncompleteReadError, ConnectionError) as exc:
-            self.close()
-            raise HttpError(f"body cut short: {exc}") from exc
-        if close:
-            self.close()
-        for cookie in cookies:
-            pair = cookie.split(";", 1)[0]
-            name, _, value = pair.partition("=")
-            if not value or "max-age=0" in cookie.lower():
-                self.cookies.pop(name.strip(), None)
-            else:
-                self.cookies[name.strip()] = value.strip()
-        return Answer(status, body, cookies)
-
-    async def _chunked(self) -> bytes:
-        assert self.reader is not None
-        parts = []
-        while True:
-            size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            if size == 0:
-                while await self.reader.readuntil(b"\r\n") != b"\r\n":
-                    pass
-                return b"".join(parts)
-            parts.append(await self.reader.readexactly(size))
-            await self.reader.readexactly(2)
 
 
 # The load --------------------------------------------------------------------------------
@@ -1350,14 +1243,8 @@ def main(argv: list[str] | None = None) -> int:
         def profile_from_now() -> None:
             profilers.extend(start_profilers(args, pids))
 
-        try:  # the server runs on uvloop (uvicorn picks it when installed): so do the clients
-            import uvloop
-
-            loop_factory = uvloop.new_event_loop
-        except ImportError:
-            loop_factory = None
-        with asyncio.Runner(loop_factory=loop_factory) as runner:
-            outcome = runner.run(load_runner.run(meter, on_start=profile_from_now))
+        with runner() as loop:
+            outcome = loop.run(load_runner.run(meter, on_start=profile_from_now))
         stop_profilers(profilers)
         server_errors = [
             line
