@@ -462,8 +462,8 @@ def api(handler: Handler) -> Handler:
 def shared_when_anonymous(handler: Handler) -> Handler:
     """Serve this page to readers who are not signed in from the page cache.
 
-    Goes inside `@page`. A reader with a session, a bearer token or a flash message is
-    always served fresh; so is every request while a page of theirs could differ.
+    Goes inside `@page`. Only GETs by readers with no session, bearer token or flash
+    message are served from it or offered to it; everyone else gets a fresh page.
     """
 
     @functools.wraps(handler)
