@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+import aiosqlite
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -107,19 +109,75 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
-def make_engine(url: str, **kwargs) -> AsyncEngine:
+class _InlineSQLite(aiosqlite.Connection):
+    """An aiosqlite connection that runs each call at once on the calling thread.
+
+    aiosqlite hands every call (cursor, execute, fetch, close: four per statement) to its
+    own thread and back. For the short reads that make up a page, those hand-offs cost
+    several times the query itself, so read-only connections skip them: in WAL mode a
+    read never waits for the write lock, and these connections are opened query-only,
+    so nothing they run can wait for it either."""
+
+    def __await__(self):
+        return self._open().__await__()
+
+    async def _open(self) -> _InlineSQLite:
+        if self._connection is None:
+            self._connection = self._connector()
+        return self
+
+    async def _execute(self, fn, *args, **kwargs):
+        if self._connection is None:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+    def stop(self) -> None:
+        self._running = False
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _sqlite_path(url: str) -> str | None:
+    """The database file of a SQLite URL, or None for an in-memory database."""
+    database = make_url(url).database
+    return None if database in (None, "", ":memory:") else database
+
+
+# How long a statement waits for another connection's lock. Writers may queue behind the
+# worker process's writes; readers in WAL mode wait only in rare cases (recovery after a
+# crash), and an inline reader holds up the event loop while it waits, so not for long.
+WRITE_BUSY_TIMEOUT_MS = 10_000
+READ_BUSY_TIMEOUT_MS = 1_000
+
+
+def make_engine(url: str, *, read_only: bool = False, **kwargs) -> AsyncEngine:
+    """An engine for `url`. On SQLite, `read_only` gives inline, query-only connections."""
     if url.startswith("sqlite"):
+        path = _sqlite_path(url)
+        if read_only and path is not None:
+
+            def connector() -> sqlite3.Connection:
+                return sqlite3.connect(
+                    path, timeout=30, isolation_level=None, check_same_thread=False
+                )
+
+            kwargs["async_creator"] = lambda: _InlineSQLite(connector, 64)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        busy_ms = READ_BUSY_TIMEOUT_MS if read_only else WRITE_BUSY_TIMEOUT_MS
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
             # pysqlite's own transaction handling is off so that BEGIN is ours to send.
-            dbapi_connection.isolation_level = None
+            if dbapi_connection.isolation_level is not None:
+                dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+            if read_only:
+                cursor.execute("PRAGMA query_only=ON")
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
@@ -140,22 +198,27 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
 
 
 class Database:
-    """Engine plus session factory; writes go through `transaction()`.
+    """Engines plus session factories; reads go through `read()`, writes through
+    `transaction()`.
 
     SQLite allows one writer: writes in this process queue on a lock instead of
-    spinning on SQLITE_BUSY, and each write transaction stays short.
+    spinning on SQLITE_BUSY, and each write transaction stays short. Its reads use their
+    own query-only connections that run inline (see `_InlineSQLite`); writes keep
+    aiosqlite's thread, since taking the write lock may mean waiting for another process.
     """
 
     def __init__(self, url: str, **engine_kwargs) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.engine = make_engine(url, **engine_kwargs)
+        if self.is_sqlite and _sqlite_path(url) is not None:
+            self.engine = make_engine(url, read_only=True, **engine_kwargs)
+            write_engine = make_engine(url, **engine_kwargs)
+        else:
+            self.engine = write_engine = make_engine(url, **engine_kwargs)
+        self._engines = {self.engine, write_engine}
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        write_engine = (
-            self.engine.execution_options(sqlite_begin="IMMEDIATE")
-            if self.is_sqlite
-            else self.engine
-        )
+        if self.is_sqlite:
+            write_engine = write_engine.execution_options(sqlite_begin="IMMEDIATE")
         self._write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self.after_commit: list[Callable[[], None]] = []
@@ -182,4 +245,5 @@ class Database:
                 wake()
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        for engine in self._engines:
+            await engine.dispose()
