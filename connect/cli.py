@@ -30,7 +30,7 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from connect import migrate
+    from connect import migrate, serving
 
     settings = _settings()
     settings.ensure_data_dir()
@@ -52,32 +52,10 @@ def cmd_serve(args) -> int:
         os.environ["CONNECT_RUN_WORKERS"] = "0"  # for the app below (and uvicorn's workers)
     print(f"Connect is serving at http://{args.host}:{args.port}", file=sys.stderr)
     try:
-        _serve(args, settings)
+        return serving.serve(settings, args.host, args.port, args.workers)
     finally:
         if companion is not None:
             companion.stop()
-    return 0
-
-
-def _serve(args, settings) -> None:
-    import uvicorn
-
-    uvicorn.run(
-        "connect.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        ws="websockets-sansio",
-        # Live events are small JSON messages encoded once per event; per-message
-        # deflate would compress each copy again for every connection.
-        ws_per_message_deflate=False,
-        log_level=settings.log_level,
-        proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
-        timeout_graceful_shutdown=10,
-    )
-    return 0
 
 
 def cmd_create_admin(args) -> int:
