@@ -25,6 +25,45 @@ from dataclasses import dataclass
 MAX_AGE_SECONDS = 30.0
 
 
+class ByteBoundedLRU:
+    """A least-recently-used map whose values' sizes add up to at most `max_bytes`."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[object, tuple[object, int]] = OrderedDict()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key):
+        item = self._items.get(key)
+        if item is None:
+            return None
+        self._items.move_to_end(key)
+        return item[0]
+
+    def put(self, key, value, size: int) -> bool:
+        """Keep `value`; False (and not kept) if it alone would take over an eighth."""
+        if size > self.max_bytes // 8:
+            return False
+        self.pop(key)
+        self._items[key] = (value, size)
+        self._bytes += size
+        while self._bytes > self.max_bytes:
+            self.pop(next(iter(self._items)))
+        return True
+
+    def pop(self, key) -> None:
+        item = self._items.pop(key, None)
+        if item is not None:
+            self._bytes -= item[1]
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._bytes = 0
+
+
 @dataclass(slots=True)
 class Page:
     body: bytes
@@ -41,8 +80,7 @@ class PageCache:
         self.generation = 0
         self.hits = 0
         self.misses = 0
-        self._pages: OrderedDict[str, Page] = OrderedDict()
-        self._bytes = 0
+        self._pages = ByteBoundedLRU(max_bytes)
 
     @property
     def enabled(self) -> bool:
@@ -55,32 +93,20 @@ class PageCache:
         """Something was written: forget every page and refuse those still being rendered."""
         self.generation += 1
         self._pages.clear()
-        self._bytes = 0
 
     def get(self, key: str) -> Page | None:
         page = self._pages.get(key)
         if page is not None and time.monotonic() - page.stored_at > self.max_age:
-            self._forget(key)
+            self._pages.pop(key)
             page = None
         if page is None:
             self.misses += 1
             return None
-        self._pages.move_to_end(key)
         self.hits += 1
         return page
 
     def put(self, key: str, body: bytes, media_type: str, *, generation: int) -> bool:
         """Keep a page rendered while `generation` was current; False if it is stale or big."""
-        if generation != self.generation or len(body) > self.max_bytes // 8:
+        if generation != self.generation:
             return False
-        self._forget(key)
-        self._pages[key] = Page(body, media_type, time.monotonic())
-        self._bytes += len(body)
-        while self._bytes > self.max_bytes:
-            self._forget(next(iter(self._pages)))
-        return True
-
-    def _forget(self, key: str) -> None:
-        page = self._pages.pop(key, None)
-        if page is not None:
-            self._bytes -= len(page.body)
+        return self._pages.put(key, Page(body, media_type, time.monotonic()), len(body))
