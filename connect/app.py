@@ -23,6 +23,7 @@ from connect.accounts import routes as accounts_routes
 from connect.accounts import service as accounts
 from connect.boards import reading as boards_reading
 from connect.boards import routes as boards_routes
+from connect.boards.rendering import PostCache
 from connect.communities import routes as communities_routes
 from connect.communities import service as communities
 from connect.db import Database, is_unavailable
@@ -78,6 +79,7 @@ class Context:
     hub: Hub | None = None
     broadcast: Broadcast | None = None
     pages: PageCache = field(default_factory=lambda: PageCache(0))
+    posts: PostCache = field(default_factory=lambda: PostCache(0))
     image_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
 
@@ -203,6 +205,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         mailer=Mailer(settings),
         storage=Storage(settings.path("files")),
         pages=PageCache(settings.page_cache_mb * 1024 * 1024),
+        posts=PostCache(settings.post_cache_mb * 1024 * 1024),
     )
     context.search = SearchService(context)
 

@@ -93,6 +93,12 @@ class Settings:
         "Memory per server process for thread and board pages shown to readers who are not "
         "signed in, kept until anything is written (0 turns it off).",
     )
+    post_cache_mb: int = _setting(
+        "CONNECT_POST_CACHE_MB",
+        64,
+        "Memory per server process for posts as thread pages render them, kept by everything "
+        "they show, so that a change is never served stale (0 turns it off).",
+    )
     log_level: str = _setting("CONNECT_LOG_LEVEL", "info", "debug, info, warning or error.")
 
     @classmethod

@@ -28,6 +28,7 @@ from connect.messages import reading as messages_reading
 from connect.moderation.limits import check_not_banned, post_checks
 from connect.network.relations import blocked_ids
 from connect.web import (
+    csrf_token,
     ctx,
     form_data,
     form_text,
@@ -158,7 +159,7 @@ async def _thread_context(request: Request, thread_id: int, *, page_number: int 
         first_unread = next(
             (p.id for p in posts if p.id > last_read and p.author_id != current.id), None
         )
-    return {
+    context = {
         "thread": thread,
         "community": community,
         "posts": posts,
@@ -182,6 +183,10 @@ async def _thread_context(request: Request, thread_id: int, *, page_number: int 
             current, community, author_id=post.author_id
         ),
     }
+    context["render_post"] = ctx(request).posts.renderer(
+        context | {"me": current.user}, csrf_token(request)
+    )
+    return context
 
 
 @page
