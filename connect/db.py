@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -113,10 +114,13 @@ class _InlineSQLite(aiosqlite.Connection):
     """An aiosqlite connection that runs each call at once on the calling thread.
 
     aiosqlite hands every call (cursor, execute, fetch, close: four per statement) to its
-    own thread and back. For the short reads that make up a page, those hand-offs cost
-    several times the query itself, so read-only connections skip them: in WAL mode a
-    read never waits for the write lock, and these connections are opened query-only,
-    so nothing they run can wait for it either."""
+    own thread and back. For the short statements that make up a request, those hand-offs
+    cost several times the statement; and under load each one also waits for the event
+    loop's next turn, so a write transaction of a few dozen statements held the write lock
+    for seconds. `Database` runs everything on a SQLite file inline instead: reads on
+    query-only connections (in WAL mode a reader never waits for the write lock), writes
+    once `Database.transaction` holds the write lock, which it waits for without blocking
+    the event loop."""
 
     def __await__(self):
         return self._open().__await__()
@@ -138,24 +142,40 @@ class _InlineSQLite(aiosqlite.Connection):
             self._connection = None
 
 
+def _is_busy(exc: sa_exc.OperationalError) -> bool:
+    """SQLite's SQLITE_BUSY: another connection holds the lock this one needs."""
+    error = exc.orig
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF == sqlite3.SQLITE_BUSY
+    return "database is locked" in str(error).lower()
+
+
 def _sqlite_path(url: str) -> str | None:
     """The database file of a SQLite URL, or None for an in-memory database."""
     database = make_url(url).database
     return None if database in (None, "", ":memory:") else database
 
 
-# How long a statement waits for another connection's lock. Writers may queue behind the
-# worker process's writes; readers in WAL mode wait only in rare cases (recovery after a
-# crash), and an inline reader holds up the event loop while it waits, so not for long.
-WRITE_BUSY_TIMEOUT_MS = 10_000
-READ_BUSY_TIMEOUT_MS = 1_000
+# How long a statement waits for another connection's lock (SQLite's busy_timeout). An inline
+# connection holds up the event loop while it waits, so its wait is short: readers in WAL
+# mode wait only in rare cases (recovery after a crash), and writers wait for the write lock
+# in `Database.transaction`, with the event loop free, up to WRITE_LOCK_WAIT_S.
+BUSY_TIMEOUT_MS = 10_000
+INLINE_READ_BUSY_TIMEOUT_MS = 1_000
+INLINE_WRITE_BUSY_TIMEOUT_MS = 20
+WRITE_LOCK_WAIT_S = 10.0
 
 
-def make_engine(url: str, *, read_only: bool = False, **kwargs) -> AsyncEngine:
-    """An engine for `url`. On SQLite, `read_only` gives inline, query-only connections."""
+def make_engine(
+    url: str, *, inline: bool = False, read_only: bool = False, **kwargs
+) -> AsyncEngine:
+    """An engine for `url`. On a SQLite file, `inline` runs statements on the calling thread
+    (see `_InlineSQLite`) and `read_only` makes the connections query-only."""
     if url.startswith("sqlite"):
         path = _sqlite_path(url)
-        if read_only and path is not None:
+        inline = inline and path is not None
+        if inline:
 
             def connector() -> sqlite3.Connection:
                 return sqlite3.connect(
@@ -164,7 +184,9 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs) -> AsyncEngine:
 
             kwargs["async_creator"] = lambda: _InlineSQLite(connector, 64)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-        busy_ms = READ_BUSY_TIMEOUT_MS if read_only else WRITE_BUSY_TIMEOUT_MS
+        busy_ms = BUSY_TIMEOUT_MS
+        if inline:
+            busy_ms = INLINE_READ_BUSY_TIMEOUT_MS if read_only else INLINE_WRITE_BUSY_TIMEOUT_MS
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -202,17 +224,18 @@ class Database:
     `transaction()`.
 
     SQLite allows one writer: writes in this process queue on a lock instead of
-    spinning on SQLITE_BUSY, and each write transaction stays short. Its reads use their
-    own query-only connections that run inline (see `_InlineSQLite`); writes keep
-    aiosqlite's thread, since taking the write lock may mean waiting for another process.
+    spinning on SQLITE_BUSY, and each write transaction stays short. On a SQLite file both
+    run inline (see `_InlineSQLite`): reads on their own query-only connections, writes
+    once the write lock is held.
     """
 
     def __init__(self, url: str, **engine_kwargs) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        if self.is_sqlite and _sqlite_path(url) is not None:
-            self.engine = make_engine(url, read_only=True, **engine_kwargs)
-            write_engine = make_engine(url, **engine_kwargs)
+        self._inline = self.is_sqlite and _sqlite_path(url) is not None
+        if self._inline:
+            self.engine = make_engine(url, inline=True, read_only=True, **engine_kwargs)
+            write_engine = make_engine(url, inline=True, **engine_kwargs)
         else:
             self.engine = write_engine = make_engine(url, **engine_kwargs)
         self._engines = {self.engine, write_engine}
@@ -234,8 +257,14 @@ class Database:
         if self._write_lock is not None:
             await self._write_lock.acquire()
         try:
-            async with self._write_sessions() as session, session.begin():
-                yield session
+            session = await self._write_session()
+            async with session:
+                try:
+                    yield session
+                except BaseException:
+                    await session.rollback()
+                    raise
+                await session.commit()
             recorded = session.info.get("events_recorded", False)
         finally:
             if self._write_lock is not None:
@@ -243,6 +272,26 @@ class Database:
         if recorded:
             for wake in self.after_commit:
                 wake()
+
+    async def _write_session(self) -> AsyncSession:
+        """A session for one write transaction; on a SQLite file, one that already holds the
+        write lock, waited for with the event loop free (another process may hold it)."""
+        session = self._write_sessions()
+        if not self._inline:
+            return session
+        deadline = time.monotonic() + WRITE_LOCK_WAIT_S
+        pause = 0.002
+        while True:
+            try:
+                await session.connection()  # BEGIN IMMEDIATE: the write lock, or SQLITE_BUSY
+                return session
+            except sa_exc.OperationalError as exc:
+                await session.close()
+                if not _is_busy(exc) or time.monotonic() + pause > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
+            session = self._write_sessions()
 
     async def dispose(self) -> None:
         for engine in self._engines:

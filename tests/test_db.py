@@ -1,4 +1,5 @@
-"""connect.db on SQLite: reads never wait for a writer, and a read session cannot write."""
+"""connect.db on SQLite: reads never wait for a writer, a read session cannot write, and a
+write waits for another process's write lock without holding up the event loop."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select, text
 
-from connect.db import Database
+from connect import db as db_module
+from connect import events
+from connect.db import Database, is_unavailable
 from connect.events import Event
 from tests.conftest import _create_sqlite
 from tests.test_events import add_events
@@ -70,3 +73,62 @@ def test_a_read_session_cannot_write(url):
             await db.dispose()
 
     assert asyncio.run(scenario()) == 0
+
+
+def test_a_write_waits_for_another_process_without_holding_up_the_server(url, tmp_path):
+    async def scenario():
+        db = Database(url)
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        other = sqlite3.connect(tmp_path / "connect.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process writing, slowly
+        clock = asyncio.create_task(ticker())
+        try:
+
+            async def write():
+                async with db.transaction() as session:
+                    await events.record(session, "test.waited")
+
+            writing = asyncio.create_task(write())
+            await asyncio.sleep(0.5)
+            assert not writing.done()
+            async with db.read() as session:  # reads go on meanwhile
+                assert await session.scalar(select(func.count(Event.id))) == 0
+            other.execute("COMMIT")
+            await asyncio.wait_for(writing, timeout=5)
+            async with db.read() as session:
+                return ticks, await session.scalar(select(func.count(Event.id)))
+        finally:
+            clock.cancel()
+            other.close()
+            await db.dispose()
+
+    ticks, count = asyncio.run(scenario())
+    assert ticks >= 25  # the event loop kept turning while the write waited
+    assert count == 1
+
+
+def test_a_write_that_cannot_get_the_lock_gives_up_as_unavailable(url, tmp_path, monkeypatch):
+    monkeypatch.setattr(db_module, "WRITE_LOCK_WAIT_S", 0.3)
+
+    async def scenario():
+        db = Database(url)
+        other = sqlite3.connect(tmp_path / "connect.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(sa_exc.OperationalError) as caught:
+                async with db.transaction() as session:
+                    await events.record(session, "test.never")
+            return caught.value
+        finally:
+            other.close()
+            await db.dispose()
+
+    error = asyncio.run(scenario())
+    assert is_unavailable(error)  # answered 503 with Retry-After, not 500
