@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.httpclient import Connection, HttpError, runner  # noqa: E402  (after the path fix)
+from bench.httpclient import Connection, HttpError, runner, wait_for_listeners  # noqa: E402  (after the path fix)
 
 PASSWORD = "a long and unusual benchmark password"
 SLUG = "bench"
@@ -356,6 +356,7 @@ def start_server(data_dir: Path, port: int, log_path: Path, workers: int) -> sub
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
                 if r.status == 200:
+                    wait_for_listeners(port, workers)
                     return process
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.1)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class HttpError(Exception):
@@ -127,3 +129,23 @@ def runner() -> asyncio.Runner:
     except ImportError:
         return asyncio.Runner()
     return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+
+
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on 127.0.0.1:`port` (Linux: one per `connect serve` worker)."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":
+            count += 1
+    return count
+
+
+def wait_for_listeners(port: int, workers: int, timeout: float = 60.0) -> None:
+    """Wait until every server worker listens. Keep-alive connections stay with the worker
+    that accepted them, so a load started while only the first one is up stays on it."""
+    deadline = time.monotonic() + timeout
+    while listening_sockets(port) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {listening_sockets(port)} of {workers} workers listen")
+        time.sleep(0.1)

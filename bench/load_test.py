@@ -70,7 +70,7 @@ from bench.boards_pages import (  # noqa: E402  (after the path fix, as a script
     percentile,
 )
 from bench.corpus import DOMAIN, FIRST, LAST, ORGS, PLACES, SEED, generate, load  # noqa: E402
-from bench.httpclient import Connection, HttpError, runner  # noqa: E402
+from bench.httpclient import Connection, HttpError, runner, wait_for_listeners  # noqa: E402
 
 PASSWORD = "a long and unusual load test password"
 SECRET_KEY = "load-test-secret-key-" + "k" * 40
@@ -408,6 +408,7 @@ class Site:
             "serve.log",
         )
         self._wait("/healthz", timeout)
+        wait_for_listeners(self.port, self.args.workers, timeout)
         if self.args.worker_process:
             self.worker = self._spawn(["worker"], "worker.log")
             time.sleep(2.0)
