@@ -11,8 +11,10 @@ from urllib.parse import urlsplit
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from connect.db import is_unavailable
+from connect.errors import Unavailable
 from connect.live.hub import MAX_SUBSCRIPTIONS, Connection, encode
-from connect.web import SESSION_COOKIE, load_viewer
+from connect.web import DATABASE_UNAVAILABLE, SESSION_COOKIE, error_json, load_viewer, log
 
 MAX_FRAME = 64 * 1024
 MAX_MESSAGES_PER_SECOND = 20
@@ -37,7 +39,13 @@ async def live(websocket: WebSocket) -> None:
         # Another site must not ride a member's cookie: refuse before the upgrade (403).
         await websocket.close(code=1008)
         return
-    viewer = await load_viewer(context, bearer=token, cookie=None if token else cookie)
+    try:
+        viewer = await load_viewer(context, bearer=token, cookie=None if token else cookie)
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        await _refuse_while_unavailable(websocket, exc)
+        return
     if token and viewer.user is None:
         await websocket.close(code=1008)
         return
@@ -63,6 +71,17 @@ async def live(websocket: WebSocket) -> None:
         if connection.close_code is not None:
             with contextlib.suppress(Exception):
                 await websocket.close(code=connection.close_code)
+
+
+async def _refuse_while_unavailable(websocket: WebSocket, exc: BaseException) -> None:
+    """The database is down: answer the handshake as any request then (503, Retry-After,
+    api.md's error shape), not with a 500; clients reconnect as after any refusal."""
+    log.warning("database unavailable on WebSocket /api/v1/live: %s", exc.__class__.__name__)
+    response = error_json(Unavailable(DATABASE_UNAVAILABLE, code="database_unavailable"))
+    try:
+        await websocket.send_denial_response(response)
+    except RuntimeError:  # a server without the denial-response extension
+        await websocket.close(code=1013)  # "try again later"
 
 
 async def _receive(websocket: WebSocket, connection: Connection, hub) -> None:

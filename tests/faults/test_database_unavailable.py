@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 from sqlalchemy import exc as sa_exc
+from starlette.testclient import WebSocketDenialResponse
 
 from connect.db import Database, is_unavailable
 from tests.conftest import error_code
@@ -93,6 +94,16 @@ def test_an_unreachable_database_answers_503_with_retry_after(site, client, admi
             page = site.anonymous().get(path)
             assert page.status_code == 503, (path, page.text[:300])
             assert "database" in page.text and page.headers["retry-after"]
+        # The live socket's handshake is refused the same way.
+        token = reader.headers["Authorization"].removeprefix("Bearer ")
+        with (
+            pytest.raises(WebSocketDenialResponse) as refused,
+            reader.websocket_connect(f"/api/v1/live?token={token}"),
+        ):
+            pass
+        assert refused.value.status_code == 503
+        assert error_code(refused.value) == "database_unavailable"
+        assert int(refused.value.headers["retry-after"]) > 0
     finally:
         broken, context.db = context.db, working
         site.call(broken.dispose)
