@@ -92,21 +92,21 @@ def health(port: int) -> int:
         connection.close()
 
 
-def start(processes, deployment: Deployment, name: str):
-    server = processes.server(deployment, name, CONNECT_RUN_WORKERS="0")
+def start(processes, tmp_path: Path):
+    """`connect serve --workers 2` on a new SQLite site; (the server, its worker pids)."""
+    data_dir = tmp_path / "var"
+    deployment = Deployment(data_dir, f"sqlite+aiosqlite:///{data_dir / 'connect.db'}", "sqlite")
+    deployment.prepare()
+    server = processes.server(deployment, "server", CONNECT_RUN_WORKERS="0")
     server.command += ["--workers", "2"]
     server.start()
     wait_for(lambda: len(servers(server.pid)) == 2, "two server workers")
     wait_for(lambda: len(tcp_sockets(server.port, "0A")) == 2, "two listening sockets")
-    return server
+    return server, servers(server.pid)
 
 
 def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(tmp_path, processes):
-    data_dir = tmp_path / "var"
-    deployment = Deployment(data_dir, f"sqlite+aiosqlite:///{data_dir / 'connect.db'}", "sqlite")
-    deployment.prepare()
-    server = start(processes, deployment, "server")
-    workers = servers(server.pid)
+    server, workers = start(processes, tmp_path)
 
     # Keep-alive connections opened one after another, as a browser or a proxy opens them.
     connections = []
@@ -142,11 +142,7 @@ def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(tmp_path,
 
 
 def test_workers_exit_when_the_supervisor_is_killed(tmp_path, processes):
-    data_dir = tmp_path / "var"
-    deployment = Deployment(data_dir, f"sqlite+aiosqlite:///{data_dir / 'connect.db'}", "sqlite")
-    deployment.prepare()
-    server = start(processes, deployment, "server")
-    workers = servers(server.pid)
+    server, workers = start(processes, tmp_path)
     server.kill()
     wait_for(lambda: not any(alive(pid) for pid in workers), "the workers to exit")
     with pytest.raises(OSError):
