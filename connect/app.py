@@ -169,6 +169,16 @@ class AccessLogMiddleware:
             )
 
 
+async def _shutdown_step(step: str, work, seconds: float) -> None:
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        log.warning("shutdown: %s took over %.0f s; going on without it", step, seconds)
+        return
+    task.result()
+
+
 def build_workers(context: Context) -> Workers:
     """The event consumers and periodic jobs; `connect serve` or `connect worker` runs them."""
     notifier = Notifier(context)
@@ -234,12 +244,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
-            await context.search.close()
-            await context.workers.stop()
-            await context.hub.close_all(code=1012)
-            await context.hub.stop()
-            await context.broadcast.stop()
-            await context.db.dispose()
+            # Each step is bounded: one that stalls is logged and left behind, and the
+            # others still run, so stopping never hangs.
+            await _shutdown_step("flushing the search index", context.search.close(), 30)
+            await _shutdown_step("stopping the consumers", context.workers.stop(), 15)
+            await _shutdown_step("closing live sockets", context.hub.close_all(code=1012), 5)
+            await _shutdown_step("stopping the live hub", context.hub.stop(), 5)
+            await _shutdown_step("stopping the broadcast", context.broadcast.stop(), 5)
+            await _shutdown_step("closing database connections", context.db.dispose(), 10)
 
     routes = [
         Route("/", home),
