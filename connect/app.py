@@ -42,7 +42,7 @@ from connect.notifications import routes as notifications_routes
 from connect.notifications import service as notifications
 from connect.notifications.mail import Mailer
 from connect.notifications.service import Notifier
-from connect.pagecache import PageCache
+from connect.pagecache import PageCache, ReadCache
 from connect.search import routes as search_routes
 from connect.search.service import SearchService
 from connect.security import (
@@ -80,6 +80,7 @@ class Context:
     broadcast: Broadcast | None = None
     pages: PageCache = field(default_factory=lambda: PageCache(0))
     posts: PostCache = field(default_factory=lambda: PostCache(0))
+    reads: ReadCache = field(default_factory=lambda: ReadCache(0))
     image_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
 
@@ -216,6 +217,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         storage=Storage(settings.path("files")),
         pages=PageCache(settings.page_cache_mb * 1024 * 1024),
         posts=PostCache(settings.post_cache_mb * 1024 * 1024),
+        reads=ReadCache(settings.read_cache_mb * 1024 * 1024),
     )
     context.search = SearchService(context)
 
@@ -233,8 +235,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         context.broadcast = make_broadcast(settings.redis_url, on_message=wake_all)
         # Anonymous pages go stale with any write: ours as it commits, others' as the hub
         # reads them from the log.
-        context.db.after_commit.extend([context.pages.clear, wake_all, context.broadcast.publish])
-        context.hub.on_events.append(context.pages.clear)
+        context.db.after_commit.extend(
+            [context.pages.clear, context.reads.clear, wake_all, context.broadcast.publish]
+        )
+        context.hub.on_events.extend([context.pages.clear, context.reads.clear])
         await context.hub.start()
         await context.broadcast.start()
         if settings.run_workers:

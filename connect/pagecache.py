@@ -110,3 +110,46 @@ class PageCache:
         if generation != self.generation:
             return False
         return self._pages.put(key, Page(body, media_type, time.monotonic()), len(body))
+
+
+class ReadCache:
+    """What every reader of a page shares (a thread's posts, a board's threads), kept for
+    the position of the event log it was read at.
+
+    Callers read the newest event id first and make it part of the key, then load the data
+    in the same session. Any write adds an event, so the next reader asks for a new key and
+    never gets data older than what it can see. On PostgreSQL an event can commit after a
+    later one (the log's gap); for that, and to let go of memory, the cache is also emptied
+    like the page cache (our commits, the hub's reads of others'), and an entry lives at
+    most `MAX_AGE_SECONDS`. Values are shared between requests: callers must not change them.
+    """
+
+    def __init__(self, max_bytes: int, *, max_age: float = MAX_AGE_SECONDS) -> None:
+        self.enabled = max_bytes > 0
+        self.max_age = max_age
+        self.generation = 0
+        self.hits = 0
+        self.misses = 0
+        self._items = ByteBoundedLRU(max_bytes)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        self.generation += 1
+        self._items.clear()
+
+    async def get_or_load(self, key, load, size):
+        """The value kept under `key`, or `await load()` (kept unless it is None or a write
+        came while it loaded); `size(value)` estimates its bytes."""
+        if self.enabled:
+            item = self._items.get(key)
+            if item is not None and time.monotonic() - item[1] <= self.max_age:
+                self.hits += 1
+                return item[0]
+            self.misses += 1
+        generation = self.generation
+        value = await load()
+        if self.enabled and value is not None and generation == self.generation:
+            self._items.put(key, (value, time.monotonic()), size(value))
+        return value

@@ -99,6 +99,12 @@ class Settings:
         "Memory per server process for posts as thread pages render them, kept by everything "
         "they show, so that a change is never served stale (0 turns it off).",
     )
+    read_cache_mb: int = _setting(
+        "CONNECT_READ_CACHE_MB",
+        64,
+        "Memory per server process for what every reader of a thread or board page shares "
+        "(its posts or threads), kept until anything is written (0 turns it off).",
+    )
     log_level: str = _setting("CONNECT_LOG_LEVEL", "info", "debug, info, warning or error.")
 
     @classmethod

@@ -99,11 +99,15 @@ async def get_thread(
     if row is None:
         raise NotFound("There is no such thread, or you cannot see it.")
     thread, community = row
+    check_thread_visible(viewer, thread, community)
+    return thread, community
+
+
+def check_thread_visible(viewer: Viewer, thread: Thread, community: Community) -> None:
     if not permissions.can_see_post(
         viewer, community, status=thread.status, author_id=thread.author_id
     ):
         raise NotFound("There is no such thread, or you cannot see it.")
-    return thread, community
 
 
 async def get_post(
@@ -220,11 +224,22 @@ async def parents_of(
     Only parents the viewer may see (or removed ones, shown without their text): a reply
     to a held or hidden post must not quote it to everyone.
     """
+    return visible_parents(viewer, community, await parent_posts(session, posts))
+
+
+async def parent_posts(session: AsyncSession, posts: list[Post]) -> dict[int, Post]:
+    """These posts and those they reply to, by id, whoever may see them (one query)."""
     ids = {p.reply_to_id for p in posts if p.reply_to_id} - {p.id for p in posts}
     found = {p.id: p for p in posts}
     if ids:
         rows = await session.execute(select(Post).where(Post.id.in_(ids)))
         found.update({p.id: p for p in rows.scalars().unique()})
+    return found
+
+
+def visible_parents(
+    viewer: Viewer, community: Community, found: dict[int, Post]
+) -> dict[int, Post]:
     return {
         post_id: post
         for post_id, post in found.items()
@@ -247,6 +262,19 @@ async def board(
             raise NotFound("There is no community at this address.")
         raise Forbidden("Only members of this community can read its discussions.")
     visible = permissions.visible_status_clause(viewer, community, Thread.status, Thread.author_id)
+    return await board_threads(session, visible, community, sort=sort, page=page, per_page=per_page)
+
+
+async def board_threads(
+    session: AsyncSession,
+    visible,
+    community: Community,
+    *,
+    sort: str,
+    page: int,
+    per_page: int = THREADS_PER_PAGE,
+) -> tuple[list[Thread], int]:
+    """A page of the community's threads that meet `visible`, pinned first unless by date."""
     condition = and_(Thread.community_id == community.id, visible)
     total = (await session.execute(select(func.count(Thread.id)).where(condition))).scalar()
     if sort == "new":

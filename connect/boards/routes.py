@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from connect import events, markup, permissions
-from connect.boards import reading, service
+from connect.boards import reading, service, shared
 from connect.boards.api import routes as api_routes
 from connect.boards.models import SUBSCRIPTION_MODES
 from connect.communities import service as communities
@@ -57,9 +57,16 @@ async def board_page(request: Request) -> Response:
     async def extra(session, current, community):
         if not permissions.can_read_community(current, community):
             return {}
-        threads, total = await reading.board(
-            session, current, community, sort=sort, page=page_number
+        live_cursor = await events.latest_id(session)  # before the rows (connect.boards.shared)
+        board = await shared.board_page(
+            session, ctx(request).reads, live_cursor, community, sort=sort, page=page_number
         )
+        if board.serves(current, community):
+            threads, total = board.threads, board.total
+        else:
+            threads, total = await reading.board(
+                session, current, community, sort=sort, page=page_number
+            )
         return {
             "threads": threads,
             "total": total,
@@ -70,7 +77,7 @@ async def board_page(request: Request) -> Response:
             "can_post": permissions.can_post(current, community),
             "board_mode": await reading.subscription_mode(session, current.id, community.id, None),
             "modes": SUBSCRIPTION_MODES,
-            "live_cursor": await events.latest_id(session),
+            "live_cursor": live_cursor,
         }
 
     return await community_page(request, "boards/board.html", "discussion", extra)
@@ -137,18 +144,30 @@ async def new_thread_page(request: Request) -> Response:
 
 async def _thread_context(request: Request, thread_id: int, *, page_number: int | None = None):
     current = await viewer(request)
+    if page_number is None:
+        page_number, _ = page_params(request)
     async with ctx(request).db.read() as session:
-        thread, community = await reading.get_thread(session, current, thread_id)
-        if page_number is None:
-            page_number, _ = page_params(request)
-        posts, total, mine = await reading.thread_posts(
-            session, current, thread, community, page=page_number
+        live_cursor = await events.latest_id(session)  # before the rows (connect.boards.shared)
+        view = await shared.thread_page(
+            session, ctx(request).reads, live_cursor, thread_id, page_number
         )
-        parents = await reading.parents_of(session, current, community, posts)
+        thread, community = view.thread, view.community
+        reading.check_thread_visible(current, thread, community)
+        if view.serves(current):
+            posts, total = view.posts, view.total
+            mine = await reading.recommended_by(session, current, posts)
+            parents = reading.visible_parents(current, community, view.parents)
+            attachments = library_reading.visible_attachments(current, community, view.attachments)
+        else:  # a moderator, or the author of held posts: more than everyone sees
+            posts, total, mine = await reading.thread_posts(
+                session, current, thread, community, page=page_number
+            )
+            parents = await reading.parents_of(session, current, community, posts)
+            attachments = await library_reading.attachments_by_post(
+                session, current, community, posts
+            )
         last_read = await reading.last_read(session, current, thread.id)
         mode = await reading.subscription_mode(session, current.id, community.id, thread.id)
-        live_cursor = await events.latest_id(session)
-        attachments = await library_reading.attachments_by_post(session, current, community, posts)
         blocked = await blocked_ids(session, current.id) if current.signed_in else set()
         # "Reply privately" shows only beside authors the viewer may message (one query).
         message_authors = await messages_reading.messageable(

@@ -314,16 +314,39 @@ async def attachments_by_post(
     session: AsyncSession, viewer: Viewer, community: Community, posts: list[Post]
 ) -> dict[int, list[Entry]]:
     """The library entries attached to these posts that the viewer may see, by post id."""
-    if not posts:
+    found = await attachments_of(session, [p.id for p in posts])
+    return visible_attachments(viewer, community, found)
+
+
+async def attachments_of(session: AsyncSession, post_ids: list[int]) -> dict[int, list[Entry]]:
+    """Every entry attached to these posts but removed ones, by post id (one query); pass
+    the result through `visible_attachments` before showing it."""
+    if not post_ids:
         return {}
-    visible = permissions.visible_status_clause(viewer, community, Entry.status, Entry.author_id)
     rows = await session.execute(
-        select(Entry).where(Entry.post_id.in_([p.id for p in posts]), visible).order_by(Entry.id)
+        select(Entry)
+        .where(Entry.post_id.in_(post_ids), Entry.status != "deleted")
+        .order_by(Entry.id)
     )
     found: dict[int, list[Entry]] = {}
     for entry in rows.scalars().unique():
         found.setdefault(entry.post_id, []).append(entry)
     return found
+
+
+def visible_attachments(
+    viewer: Viewer, community: Community, found: dict[int, list[Entry]]
+) -> dict[int, list[Entry]]:
+    visible: dict[int, list[Entry]] = {}
+    for post_id, entries in found.items():
+        shown = [
+            e
+            for e in entries
+            if permissions.can_see_entry(viewer, community, status=e.status, author_id=e.author_id)
+        ]
+        if shown:
+            visible[post_id] = shown
+    return visible
 
 
 async def discussion_of(session: AsyncSession, viewer: Viewer, entry: Entry, community):

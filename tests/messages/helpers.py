@@ -6,10 +6,9 @@ rows themselves so that they test private messages, not the contact pages.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from connect import events
-from connect.members.models import Profile
 from connect.messages.models import Conversation, Message, Participant
 from connect.moderation.models import AuditEntry
 from connect.network.models import Block, Contact
@@ -87,14 +86,11 @@ def befriend(site, a, b) -> None:
 
 
 def set_policy(site, member, policy: str) -> None:
-    """Who may message the member: anyone, communities or contacts."""
-
-    async def change(session):
-        await session.execute(
-            update(Profile).where(Profile.user_id == member.id).values(message_policy=policy)
-        )
-
-    _write(site, change)
+    """Who may message the member: anyone, communities or contacts (as they set it)."""
+    changed = site.signed_in(member).patch(
+        f"/api/v1/members/{member.username}", json={"message_policy": policy}
+    )
+    assert changed.status_code == 200, changed.text
 
 
 def community_with(site, owner_client, slug, *members, **settings) -> None:

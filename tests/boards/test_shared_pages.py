@@ -1,0 +1,109 @@
+"""Rows every reader shares (connect/boards/shared.py): read once, never shown to someone who
+may not see them, never hiding from anyone what they may see, and never older than a write."""
+
+from dataclasses import replace
+
+import pytest
+
+from tests.boards.test_pages import listed_threads, open_board, posts_on, reply, start
+
+
+@pytest.fixture
+def settings(settings):
+    return replace(settings, rate_limits=False)
+
+
+def test_held_and_hidden_posts_show_only_to_their_author_and_moderators(site, admin, alice, bob):
+    carol = site.member("carol")
+    owner, (a, b, c) = open_board(site, admin, alice, bob, carol)
+    thread = start(owner, title="Shelving", body="Spine labels?")
+    first = thread["first_post_id"]
+    visible = reply(a, thread, "Yes, printed.")
+    hidden = reply(b, thread, "Buy my labels.")
+    assert (
+        owner.post(f"/api/v1/posts/{hidden['id']}/hide", json={"reason": "Spam"}).status_code == 200
+    )
+    changed = owner.patch("/api/v1/communities/cataloging", json={"moderation": "all"})
+    assert changed.status_code == 200, changed.text
+    held = c.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "Handwritten!"}).json()
+    assert held["status"] == "pending", held
+    url = f"/threads/{thread['id']}"
+
+    # Whoever reads first fills the shared rows; every order gives each their own view.
+    everyone = {"anonymous": site.anonymous(), "alice": a, "bob": b, "carol": c, "owner": owner}
+    expected = {
+        "anonymous": [first, visible["id"]],
+        "alice": [first, visible["id"]],
+        "bob": [first, visible["id"]],
+        "carol": [first, visible["id"], held["id"]],
+        "owner": [first, visible["id"], hidden["id"], held["id"]],
+    }
+    for order in (list(everyone), list(reversed(everyone))):
+        for name in order:
+            page = everyone[name].get(url)
+            assert page.status_code == 200
+            assert posts_on(page.text) == expected[name], (order, name)
+    assert "Handwritten!" not in a.get(url).text
+    assert "Buy my labels." not in a.get(url).text
+    assert site.ctx.reads.hits > 0
+
+
+def test_a_quoted_post_shows_only_to_those_who_may_see_it(site, admin, alice, bob):
+    owner, (a, b) = open_board(site, admin, alice, bob)
+    thread = start(a, title="Deaccession", body="Which criteria?")
+    quoted = reply(b, thread, "Condition first, then use.")
+    answer = a.post(
+        f"/api/v1/threads/{thread['id']}/posts",
+        json={"body": "Agreed.", "reply_to": quoted["id"]},
+    ).json()
+    url = f"/threads/{thread['id']}"
+    assert "Condition first" in a.get(url).text
+    assert owner.post(f"/api/v1/posts/{quoted['id']}/hide", json={"reason": "x"}).status_code == 200
+    # Bob's hidden post and its quote stay out of Alice's page, filled by the owner's visit.
+    assert "Condition first" in owner.get(url).text
+    page = a.get(url).text
+    assert "Condition first" not in page and f"post-{answer['id']}" in page
+
+
+def test_private_threads_stay_404_to_outsiders_after_members_read_them(site, admin, alice, bob):
+    owner = site.signed_in(admin)
+    site.community(owner, "board", visibility="private")
+    thread = start(owner, slug="board", title="Salaries", body="Confidential figures.")
+    url = f"/threads/{thread['id']}"
+    assert owner.get(url).status_code == 200  # the shared rows are now kept
+    for outsider in (site.anonymous(), site.signed_in(alice)):
+        answer = outsider.get(url)
+        assert answer.status_code == 404 and "Confidential" not in answer.text
+        assert outsider.get("/c/board").status_code == 404
+
+
+def test_a_write_shows_to_the_next_reader_at_once(site, admin, alice, bob):
+    _, (a, b) = open_board(site, admin, alice, bob)
+    thread = start(a, title="Hours", body="Summer hours?")
+    url = f"/threads/{thread['id']}"
+    before = posts_on(b.get(url).text)
+    answered = reply(a, thread, "Closed on Saturdays.")
+    assert posts_on(b.get(url).text) == before + [answered["id"]]
+    assert (
+        a.patch(f"/api/v1/posts/{answered['id']}", json={"body": "Open on Saturdays."}).status_code
+        == 200
+    )
+    assert "Open on Saturdays." in b.get(url).text
+
+    assert listed_threads(b.get("/c/cataloging").text) == [thread["id"]]
+    newer = start(a, title="Parking", body="Where?")
+    assert listed_threads(b.get("/c/cataloging").text) == [newer["id"], thread["id"]]
+
+
+def test_held_threads_list_only_for_their_author_and_moderators(site, admin, alice, bob):
+    carol = site.member("carol")
+    owner, (a, c) = open_board(site, admin, alice, carol, moderation="all")
+    held = c.post(
+        "/api/v1/communities/cataloging/threads", json={"title": "Mine", "body": "Held."}
+    ).json()
+    assert held["status"] == "pending"
+    for order in ((a, c, owner), (owner, c, a)):
+        lists = {id(client): listed_threads(client.get("/c/cataloging").text) for client in order}
+        assert lists[id(a)] == []
+        assert lists[id(c)] == [held["id"]]
+        assert lists[id(owner)] == [held["id"]]
