@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connect import permissions
@@ -21,6 +33,7 @@ from connect.communities.models import Community
 from connect.errors import Forbidden, NotFound
 from connect.events import Event
 from connect.members.service import avatar_url
+from connect.network.models import Block
 from connect.permissions import Viewer
 
 POSTS_PER_PAGE = 50
@@ -176,6 +189,69 @@ async def last_read(session: AsyncSession, viewer: Viewer, thread_id: int) -> in
         )
     )
     return row.scalar_one_or_none()
+
+
+@dataclass(slots=True)
+class ReaderState:
+    """What a signed-in reader brings to a thread page (nothing, for anyone else)."""
+
+    recommended: set[int] = field(default_factory=set)  # of the page's posts
+    last_read: int | None = None
+    mode: str | None = None  # their subscription to the thread
+    blocked: set[int] = field(default_factory=set)  # members they block
+
+
+def _reader_statement():
+    user_id, thread_id = bindparam("user_id"), bindparam("thread_id")
+    no_number, no_text = cast(null(), Integer), cast(null(), String)
+    return union_all(
+        select(literal("recommended"), Recommendation.post_id, no_text).where(
+            Recommendation.user_id == user_id,
+            Recommendation.post_id.in_(bindparam("post_ids", expanding=True)),
+        ),
+        select(literal("last_read"), ThreadRead.last_read_post_id, no_text).where(
+            ThreadRead.user_id == user_id, ThreadRead.thread_id == thread_id
+        ),
+        select(literal("mode"), no_number, Subscription.mode).where(
+            Subscription.user_id == user_id,
+            Subscription.community_id == bindparam("community_id"),
+            Subscription.thread_id == thread_id,
+        ),
+        select(literal("blocked"), Block.blocked_id, no_text).where(Block.blocker_id == user_id),
+    )
+
+
+# Built once: every signed-in thread page runs it, and building cost more than running.
+_READER = _reader_statement()
+
+
+async def reader_state(
+    session: AsyncSession, viewer: Viewer, thread: Thread, posts: list[Post]
+) -> ReaderState:
+    """The reader's recommendations among these posts, read marker, subscription to the
+    thread and blocks, in one statement."""
+    state = ReaderState()
+    if not viewer.signed_in:
+        return state
+    rows = await session.execute(
+        _READER,
+        {
+            "user_id": viewer.id,
+            "thread_id": thread.id,
+            "community_id": thread.community_id,
+            "post_ids": [p.id for p in posts],
+        },
+    )
+    for kind, number, text in rows:
+        if kind == "recommended":
+            state.recommended.add(number)
+        elif kind == "blocked":
+            state.blocked.add(number)
+        elif kind == "last_read":
+            state.last_read = number
+        else:
+            state.mode = text
+    return state
 
 
 async def thread_posts(

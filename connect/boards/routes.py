@@ -155,28 +155,25 @@ async def _thread_context(request: Request, thread_id: int, *, page_number: int 
         reading.check_thread_visible(current, thread, community)
         if view.serves(current):
             posts, total = view.posts, view.total
-            mine = await reading.recommended_by(session, current, posts)
             parents = reading.visible_parents(current, community, view.parents)
             attachments = library_reading.visible_attachments(current, community, view.attachments)
         else:  # a moderator, or the author of held posts: more than everyone sees
-            posts, total, mine = await reading.thread_posts(
+            posts, total, _ = await reading.thread_posts(
                 session, current, thread, community, page=page_number
             )
             parents = await reading.parents_of(session, current, community, posts)
             attachments = await library_reading.attachments_by_post(
                 session, current, community, posts
             )
-        last_read = await reading.last_read(session, current, thread.id)
-        mode = await reading.subscription_mode(session, current.id, community.id, thread.id)
-        blocked = await blocked_ids(session, current.id) if current.signed_in else set()
+        reader = await reading.reader_state(session, current, thread, posts)
         # "Reply privately" shows only beside authors the viewer may message (one query).
         message_authors = await messages_reading.messageable(
             session, current, [p.author for p in posts if p.status == "published"]
         )
     first_unread = None
-    if last_read is not None:
+    if reader.last_read is not None:
         first_unread = next(
-            (p.id for p in posts if p.id > last_read and p.author_id != current.id), None
+            (p.id for p in posts if p.id > reader.last_read and p.author_id != current.id), None
         )
     context = {
         "thread": thread,
@@ -184,16 +181,16 @@ async def _thread_context(request: Request, thread_id: int, *, page_number: int 
         "posts": posts,
         "parents": parents,
         "attachments": attachments,
-        "recommended": mine,
+        "recommended": reader.recommended,
         "message_authors": message_authors,
-        "blocked": blocked,
+        "blocked": reader.blocked,
         "total": total,
         "page": page_number,
         "per_page": reading.POSTS_PER_PAGE,
         "first_unread": first_unread,
         "last_post_id": posts[-1].id if posts else 0,
         "live_cursor": live_cursor,
-        "mode": mode,
+        "mode": reader.mode,
         "modes": SUBSCRIPTION_MODES,
         "can_reply": permissions.can_reply(current, community, locked=thread.locked),
         "can_moderate": permissions.can_moderate(current, community),
