@@ -248,8 +248,24 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
+        async with self._closing(self.sessions()) as session:
             yield session
+
+    @asynccontextmanager
+    async def _closing(self, session: AsyncSession) -> AsyncIterator[AsyncSession]:
+        """Close the session at the end. An inline session closes without yielding to the
+        event loop, so nothing can cancel it half-way: it is closed in place rather than
+        through AsyncSession's exit, which runs the close in a task of its own. (In that
+        turn of the loop other requests took the still-pooled connection's place, and the
+        pool opened and closed SQLite connections all day.)"""
+        if not self._inline:
+            async with session:
+                yield session
+            return
+        try:
+            yield session
+        finally:
+            await session.close()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -258,7 +274,7 @@ class Database:
             await self._write_lock.acquire()
         try:
             session = await self._write_session()
-            async with session:
+            async with self._closing(session):
                 try:
                     yield session
                 except BaseException:

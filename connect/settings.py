@@ -101,7 +101,7 @@ class Settings:
     )
     read_cache_mb: int = _setting(
         "CONNECT_READ_CACHE_MB",
-        64,
+        128,
         "Memory per server process for what every reader of a thread or board page shares "
         "(its posts or threads), kept until anything is written (0 turns it off).",
     )

@@ -17,6 +17,7 @@ before the HTML is kept and back for each reader.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 from markupsafe import Markup
@@ -27,6 +28,8 @@ from connect.pagecache import ByteBoundedLRU
 # Only our csrf() macro writes this: user text is escaped and sanitized HTML has no inputs.
 _TOKEN_FIELD = '<input type="hidden" name="csrf_token" value="'
 _MARKER = _TOKEN_FIELD + '{csrf}"'
+# What a key (a tuple of ~20 values) and its LRU slot take, roughly.
+_KEY_BYTES = 600
 
 
 class PostCache:
@@ -52,7 +55,7 @@ class PostCache:
             if html is None:
                 self.misses += 1
                 html = str(macro(post)).replace(token_field, _MARKER)
-                self._posts.put(key, html, len(html) * 2 + 200)
+                self._posts.put(key, html, sys.getsizeof(html) + _KEY_BYTES)
             else:
                 self.hits += 1
             return Markup(html.replace(_MARKER, token_field))
