@@ -171,7 +171,11 @@ async def read_since(session: AsyncSession, cursor: int, *, limit: int = 500) ->
 
 
 async def latest_id(session: AsyncSession) -> int:
-    return (await session.execute(select(func.max(Event.id)))).scalar() or 0
+    return (await session.execute(_LATEST)).scalar() or 0
+
+
+# Built once: every board and thread page asks.
+_LATEST = select(func.max(Event.id))
 
 
 async def get_cursor(session: AsyncSession, name: str) -> int:

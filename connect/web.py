@@ -334,9 +334,23 @@ async def _unread_counts(request: Request, current: Viewer) -> tuple[int, int]:
     """The header's unread notifications and private messages, in one statement."""
     if not current.signed_in:
         return 0, 0
+    known = getattr(request.state, "unread_counts", None)
+    if known is not None:
+        return known
     async with ctx(request).db.read() as session:
-        row = await session.execute(_unread_statement(), {"user_id": current.id})
-        notifications, messages = row.one()
+        return await _read_unread_counts(session, current)
+
+
+async def read_unread_counts(request: Request, session) -> None:
+    """Read the header's counts in a session the page has open anyway (one less to open)."""
+    current = await viewer(request)
+    if current.signed_in:
+        request.state.unread_counts = await _read_unread_counts(session, current)
+
+
+async def _read_unread_counts(session, current: Viewer) -> tuple[int, int]:
+    row = await session.execute(_unread_statement(), {"user_id": current.id})
+    notifications, messages = row.one()
     return notifications or 0, messages or 0
 
 

@@ -10,10 +10,12 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     cast,
     func,
     literal,
     null,
+    or_,
     select,
     union_all,
 )
@@ -33,7 +35,7 @@ from connect.communities.models import Community
 from connect.errors import Forbidden, NotFound
 from connect.events import Event
 from connect.members.service import avatar_url
-from connect.network.models import Block
+from connect.network.models import Block, Contact
 from connect.permissions import Viewer
 
 POSTS_PER_PAGE = 50
@@ -199,6 +201,8 @@ class ReaderState:
     last_read: int | None = None
     mode: str | None = None  # their subscription to the thread
     blocked: set[int] = field(default_factory=set)  # members they block
+    blocks_me: set[int] = field(default_factory=set)  # members who block them
+    contacts: set[int] = field(default_factory=set)  # their accepted contacts
 
 
 def _reader_statement():
@@ -218,6 +222,15 @@ def _reader_statement():
             Subscription.thread_id == thread_id,
         ),
         select(literal("blocked"), Block.blocked_id, no_text).where(Block.blocker_id == user_id),
+        select(literal("blocks_me"), Block.blocker_id, no_text).where(Block.blocked_id == user_id),
+        select(
+            literal("contact"),
+            case((Contact.low_id == user_id, Contact.high_id), else_=Contact.low_id),
+            no_text,
+        ).where(
+            Contact.status == "accepted",
+            or_(Contact.low_id == user_id, Contact.high_id == user_id),
+        ),
     )
 
 
@@ -229,7 +242,7 @@ async def reader_state(
     session: AsyncSession, viewer: Viewer, thread: Thread, posts: list[Post]
 ) -> ReaderState:
     """The reader's recommendations among these posts, read marker, subscription to the
-    thread and blocks, in one statement."""
+    thread, blocks either way and contacts, in one statement."""
     state = ReaderState()
     if not viewer.signed_in:
         return state
@@ -247,6 +260,10 @@ async def reader_state(
             state.recommended.add(number)
         elif kind == "blocked":
             state.blocked.add(number)
+        elif kind == "blocks_me":
+            state.blocks_me.add(number)
+        elif kind == "contact":
+            state.contacts.add(number)
         elif kind == "last_read":
             state.last_read = number
         else:

@@ -69,25 +69,46 @@ def _member(user) -> tuple | None:
     return (user.id, user.username, user.display_name, avatar_url(user))
 
 
-def post_key(post, page: dict) -> tuple:
-    """Every value `post_article` in boards/_post.html reads, for this post on this page."""
-    me = page.get("me")
-    author_id = post.author_id
-    parent = page["parents"].get(post.reply_to_id) if post.reply_to_id else None
-    attachments = page.get("attachments") or {}
+def post_part(post) -> tuple:
+    """The part of a post's key that comes from the post and its author."""
     return (
         post.id,
         post.status,
-        author_id,
+        post.author_id,
         post.created_at,
         post.edited_at,
         post.recommend_count,
         post.reply_to_id,
         hash(post.html),
         _member(post.author),
-        None
-        if parent is None
-        else (parent.id, parent.status, _member(parent.author), hash(parent.body)),
+    )
+
+
+def quote_part(parent) -> tuple:
+    """The part of a reply's key that comes from the post it quotes."""
+    return (parent.id, parent.status, _member(parent.author), hash(parent.body))
+
+
+def post_key(post, page: dict) -> tuple:
+    """Every value `post_article` in boards/_post.html reads, for this post on this page.
+
+    `page["parts"]`, when given, holds `post_part` and `quote_part` of the page's posts,
+    worked out once for the rows every reader shares (connect.boards.shared)."""
+    me = page.get("me")
+    author_id = post.author_id
+    parts = page.get("parts") or {}
+    parent = page["parents"].get(post.reply_to_id) if post.reply_to_id else None
+    attachments = page.get("attachments") or {}
+    known = parts.get(post.id)
+    if parent is None:
+        quote = None
+    elif parent.id in parts:
+        quote = parts[parent.id][1]
+    else:
+        quote = quote_part(parent)
+    return (
+        known[0] if known else post_part(post),
+        quote,
         tuple((a.id, a.title, a.status) for a in attachments.get(post.id, ())),
         page["community"].slug,
         page["thread"].id,

@@ -34,6 +34,7 @@ from connect.web import (
     form_text,
     page,
     page_params,
+    read_unread_counts,
     redirect,
     render,
     shared_when_anonymous,
@@ -153,7 +154,9 @@ async def _thread_context(request: Request, thread_id: int, *, page_number: int 
         )
         thread, community = view.thread, view.community
         reading.check_thread_visible(current, thread, community)
-        if view.serves(current):
+        served = view.serves(current)
+        parts = view.parts if served else {}
+        if served:
             posts, total = view.posts, view.total
             parents = reading.visible_parents(current, community, view.parents)
             attachments = library_reading.visible_attachments(current, community, view.attachments)
@@ -166,10 +169,20 @@ async def _thread_context(request: Request, thread_id: int, *, page_number: int 
                 session, current, community, posts
             )
         reader = await reading.reader_state(session, current, thread, posts)
-        # "Reply privately" shows only beside authors the viewer may message (one query).
-        message_authors = await messages_reading.messageable(
-            session, current, [p.author for p in posts if p.status == "published"]
-        )
+        await read_unread_counts(request, session)
+        # "Reply privately" shows only beside authors the viewer may message.
+        authors = [p.author for p in posts if p.status == "published"]
+        if served:
+            message_authors = messages_reading.messageable_among(
+                current,
+                authors,
+                blocked=reader.blocked,
+                blocks_me=reader.blocks_me,
+                contacts=reader.contacts,
+                communities_of=view.communities_of,
+            )
+        else:
+            message_authors = await messages_reading.messageable(session, current, authors)
     first_unread = None
     if reader.last_read is not None:
         first_unread = next(
@@ -181,6 +194,7 @@ async def _thread_context(request: Request, thread_id: int, *, page_number: int 
         "posts": posts,
         "parents": parents,
         "attachments": attachments,
+        "parts": parts,
         "recommended": reader.recommended,
         "message_authors": message_authors,
         "blocked": reader.blocked,

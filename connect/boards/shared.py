@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connect import permissions
 from connect.boards import reading
 from connect.boards.models import Post, Thread
-from connect.communities.models import Community
+from connect.boards.rendering import post_part, quote_part
+from connect.communities.models import Community, Membership
 from connect.errors import NotFound
 from connect.library import reading as library_reading
 from connect.library.models import Entry
@@ -42,6 +43,8 @@ class ThreadPage:
     held_by: frozenset[int]  # authors of held posts in the thread
     parents: dict[int, Post]  # every quoted post, before `visible_parents`
     attachments: dict[int, list[Entry]]  # every attachment, before `visible_attachments`
+    parts: dict[int, tuple[tuple, tuple]]  # post_part and quote_part of each of `parents`
+    communities_of: dict[int, frozenset[int]]  # each author's active communities
 
     def serves(self, viewer: Viewer) -> bool:
         return _serves(viewer, self.community, self.held_by)
@@ -99,19 +102,33 @@ async def _load_thread_page(session: AsyncSession, thread_id: int, page: int) ->
         .limit(reading.POSTS_PER_PAGE)
     )
     posts = list(rows.scalars().unique())
+    parents = await reading.parent_posts(session, posts)
     held = await session.execute(
         select(Post.author_id)
         .where(Post.thread_id == thread_id, Post.status == "pending")
         .distinct()
     )
+    # For "Reply privately": whether the reader shares a community with each author.
+    communities: dict[int, set[int]] = {}
+    authors = {p.author_id for p in posts if p.author_id is not None}
+    if authors:
+        rows = await session.execute(
+            select(Membership.user_id, Membership.community_id).where(
+                Membership.user_id.in_(authors), Membership.status == "active"
+            )
+        )
+        for user_id, community_id in rows:
+            communities.setdefault(user_id, set()).add(community_id)
     return ThreadPage(
         thread=thread,
         community=community,
         posts=posts,
         total=total,
         held_by=frozenset(held.scalars()),
-        parents=await reading.parent_posts(session, posts),
+        parents=parents,
         attachments=await library_reading.attachments_of(session, [p.id for p in posts]),
+        parts={i: (post_part(p), quote_part(p)) for i, p in parents.items()},
+        communities_of={user_id: frozenset(ids) for user_id, ids in communities.items()},
     )
 
 

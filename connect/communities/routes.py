@@ -20,6 +20,7 @@ from connect.web import (
     json_body,
     page,
     page_params,
+    read_unread_counts,
     redirect,
     refresh_viewer,
     render,
@@ -52,6 +53,7 @@ async def community_page(request: Request, template: str, tab: str, extra=None) 
         }
         if extra:
             context.update(await extra(session, current, community))
+        await read_unread_counts(request, session)
     return await render(request, template, context)
 
 

@@ -341,17 +341,13 @@ async def messageable(session: AsyncSession, viewer: Viewer, users: list[User | 
     Builds each pair's Relation (blocks either way, accepted contact, a shared community)
     and asks permissions.can_message, exactly as starting the conversation will.
     """
-    if not viewer.signed_in or viewer.suspended:
-        return set()
-    candidates = {u.id: u for u in users if u is not None and u.id != viewer.id}
+    candidates = _candidates(viewer, users)
     if not candidates:
         return set()
     me = viewer.id
     rows = await session.execute(_RELATIONS, {"me": me, "ids": list(candidates)})
-    allowed = set()
-    for user_id, blocked_by_me, blocks_me, contact, shared in rows.all():
-        other = candidates[user_id]
-        rel = Relation(
+    relations = [
+        Relation(
             viewer_id=me,
             other_id=user_id,
             contact="accepted" if contact else None,
@@ -359,9 +355,53 @@ async def messageable(session: AsyncSession, viewer: Viewer, users: list[User | 
             blocks_viewer=bool(blocks_me),
             shared_communities=1 if shared else 0,
         )
+        for user_id, blocked_by_me, blocks_me, contact, shared in rows.all()
+    ]
+    return _allowed(viewer, candidates, relations)
+
+
+def messageable_among(
+    viewer: Viewer,
+    users: list[User | None],
+    *,
+    blocked: set[int],
+    blocks_me: set[int],
+    contacts: set[int],
+    communities_of: dict[int, frozenset[int]],
+) -> set[int]:
+    """`messageable` from facts the caller has read already: whom the viewer blocks, who
+    blocks them, their accepted contacts, and each member's active communities."""
+    candidates = _candidates(viewer, users)
+    if not candidates:
+        return set()
+    mine = {cid for cid, role in viewer.memberships.items() if role.status == "active"}
+    relations = [
+        Relation(
+            viewer_id=viewer.id,
+            other_id=user_id,
+            contact="accepted" if user_id in contacts else None,
+            blocked_by_viewer=user_id in blocked,
+            blocks_viewer=user_id in blocks_me,
+            shared_communities=1 if mine & communities_of.get(user_id, frozenset()) else 0,
+        )
+        for user_id in candidates
+    ]
+    return _allowed(viewer, candidates, relations)
+
+
+def _candidates(viewer: Viewer, users: list[User | None]) -> dict[int, User]:
+    if not viewer.signed_in or viewer.suspended:
+        return {}
+    return {u.id: u for u in users if u is not None and u.id != viewer.id}
+
+
+def _allowed(viewer: Viewer, candidates: dict[int, User], relations: list[Relation]) -> set[int]:
+    allowed = set()
+    for rel in relations:
+        other = candidates[rel.other_id]
         policy = other.profile.message_policy if other.profile else "anyone"
         if permissions.can_message(viewer, other, rel, policy=policy):
-            allowed.add(user_id)
+            allowed.add(rel.other_id)
     return allowed
 
 

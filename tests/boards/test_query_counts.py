@@ -15,7 +15,7 @@ from connect.members.models import Profile
 from connect.permissions import Role, Viewer
 
 # Statements per request, whatever the page shows. Today: thread page 12 when it reads the
-# rows every reader shares (13 when replies quote posts on an earlier page), 7 when another
+# rows every reader shares (13 when replies quote posts on an earlier page), 6 when another
 # reader just read them (connect.boards.shared); its JSON 7; the board 10. Each includes
 # per-request constants (who is asking, sanctions, notification count, live cursor).
 MAX_STATEMENTS = 15

@@ -1,11 +1,17 @@
 """Rows every reader shares (connect/boards/shared.py): read once, never shown to someone who
 may not see them, never hiding from anyone what they may see, and never older than a write."""
 
+import re
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import select
 
+from connect.accounts.models import User
+from connect.messages.reading import messageable
+from connect.web import load_viewer
 from tests.boards.test_pages import listed_threads, open_board, posts_on, reply, start
+from tests.messages.helpers import befriend, block, community_with, set_policy
 
 
 @pytest.fixture
@@ -107,3 +113,43 @@ def test_held_threads_list_only_for_their_author_and_moderators(site, admin, ali
         assert lists[id(a)] == []
         assert lists[id(c)] == [held["id"]]
         assert lists[id(owner)] == [held["id"]]
+
+
+def test_reply_privately_from_the_shared_rows_matches_the_one_query_check(site, admin, alice, bob):
+    carol, dave, erin = (site.member(name) for name in ("carol", "dave", "erin"))
+    owner, (a, b, c, d, e) = open_board(site, admin, alice, bob, carol, dave, erin)
+    community_with(site, owner, "council", alice, dave)
+    thread = start(a, title="Binding", body="Glue or thread?")
+    for client, body in ((b, "Thread."), (c, "Glue."), (d, "Both."), (e, "Neither.")):
+        reply(client, thread, body)
+    assert d.post("/api/v1/communities/cataloging/leave").status_code in (200, 204)
+    block(site, bob, alice)  # Bob blocks Alice
+    block(site, alice, erin)  # Alice blocks Erin
+    befriend(site, alice, carol)
+    set_policy(site, carol, "contacts")  # Carol: contacts only, and Alice is one
+    set_policy(site, dave, "communities")  # Dave left, but shares the council with Alice
+    set_policy(site, erin, "anyone")
+    set_policy(site, bob, "contacts")
+    url = f"/threads/{thread['id']}"
+    members = {"alice": alice, "bob": bob, "carol": carol, "dave": dave, "erin": erin}
+    clients = {"alice": a, "bob": b, "carol": c, "dave": d, "erin": e}
+
+    async def one_query(reader_name):
+        current = await load_viewer(
+            site.ctx, bearer=None, cookie=clients[reader_name].cookies.get("connect_session")
+        )
+        async with site.ctx.db.read() as session:
+            users = list(
+                await session.scalars(
+                    select(User).where(User.id.in_([m.id for m in members.values()]))
+                )
+            )
+            return {u.username for u in users if u.id in await messageable(session, current, users)}
+
+    for name, client in clients.items():
+        page = client.get(url).text
+        linked = set(re.findall(r'href="/messages/new\?to=([a-z]+)&amp;reply_to_post=', page))
+        assert linked == site.call(one_query, name) - {name}, name
+    page = a.get(url).text
+    assert "to=carol&amp;" in page and "to=dave&amp;" in page
+    assert "to=bob&amp;" not in page and "to=erin&amp;" not in page
