@@ -2,17 +2,20 @@
 
 Standalone (not collected by pytest):
 
-    .venv/bin/python bench/boards_pages.py [--threads 200 --posts 50 --requests 2000 --clients 16]
+    .venv/bin/python bench/boards_pages.py [--threads 200 --posts 50 --requests 4000 --clients 16]
 
 It seeds a fresh data folder (1 open community, --threads threads of --posts posts by
 --members members, bodies rendered by connect.markup.render), starts `connect serve` on a
-free loopback port, warms up, then lets --clients concurrent clients work through one
-shuffled list of --requests thread pages (random thread, page 1) and --requests board pages
-(page 1, random sort), half of each anonymous and half signed in (each client has an
-anonymous connection and one signed in as its own member). Latency is measured in the
-client, from sending the request to having read the whole body. The run stops at
---time-limit seconds even if requests are left. Figures are printed and written to
-bench/results/boards_pages.json, with the server's CPU time per request.
+free loopback port and warms up: --warmup random requests per client (1,600 in all, on
+average one per thread page, audience and worker), so that most pages are in the caches, as
+on a site that has been serving; `--warmup 10 --requests 2000` measures a colder start.
+Then --clients concurrent clients work through one shuffled list of --requests thread
+pages (random thread, page 1) and --requests board pages (page 1, random sort), half of
+each anonymous and half signed in (each client has an anonymous connection and one signed
+in as its own member). Latency is measured in the client, from sending the request to
+having read the whole body. The run stops at --time-limit seconds even if requests are
+left. Figures are printed and written to bench/results/boards_pages.json, with the
+server's CPU time per request.
 
 Target from the issue: p95 under 50 ms with 16 concurrent clients on SQLite, 2 cores.
 """
@@ -583,10 +586,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=200, help="threads to seed (200)")
     parser.add_argument("--posts", type=int, default=50, help="posts per thread (50)")
     parser.add_argument("--members", type=int, default=500, help="members to seed (500)")
-    parser.add_argument("--requests", type=int, default=2000, help="requests per page type (2000)")
+    parser.add_argument("--requests", type=int, default=4000, help="requests per page type (4000)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (16)")
     parser.add_argument("--time-limit", type=float, default=60.0, help="seconds of load (60)")
-    parser.add_argument("--warmup", type=int, default=10, help="warm-up requests per client")
+    parser.add_argument("--warmup", type=int, default=100, help="warm-up requests per client (100)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (1)")
     parser.add_argument("--seed", type=int, default=2026, help="random seed")
     parser.add_argument(
