@@ -15,6 +15,9 @@ from connect.db import Base, UTCDateTime, utcnow
 # deleted: a "removed" placeholder for readers.
 STATUSES = ("published", "pending", "hidden", "deleted")
 SUBSCRIPTION_MODES = ("real_time", "digest", "in_app")
+# A thread the member chose to stop following: kept, so that replying there (or being its
+# author) does not follow it again by default. Nothing is sent for it.
+NOT_FOLLOWING = "none"
 
 
 class Thread(Base):
@@ -105,7 +108,8 @@ class Recommendation(Base):
 
 
 class Subscription(Base):
-    """A member following a thread or a whole board (thread_id null)."""
+    """A member following a thread or a whole board (thread_id null), or a thread they
+    chose to stop following (mode NOT_FOLLOWING)."""
 
     __tablename__ = "subscriptions"
     __table_args__ = (

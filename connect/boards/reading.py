@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connect import permissions
 from connect.accounts.models import User
 from connect.boards.models import (
+    NOT_FOLLOWING,
     Post,
     PostRevision,
     Recommendation,
@@ -179,7 +180,8 @@ async def subscription_mode(
             else Subscription.thread_id == thread_id,
         )
     )
-    return row.scalar_one_or_none()
+    mode = row.scalar_one_or_none()
+    return None if mode == NOT_FOLLOWING else mode
 
 
 async def last_read(session: AsyncSession, viewer: Viewer, thread_id: int) -> int | None:
@@ -266,7 +268,7 @@ async def reader_state(
             state.contacts.add(number)
         elif kind == "last_read":
             state.last_read = number
-        else:
+        elif text != NOT_FOLLOWING:
             state.mode = text
     return state
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connect import events, markup, permissions
 from connect.accounts.models import User
 from connect.boards.models import (
+    NOT_FOLLOWING,
     SUBSCRIPTION_MODES,
     Post,
     PostRevision,
@@ -532,6 +533,10 @@ async def subscribe(
 async def unsubscribe(
     session: AsyncSession, user_id: int, community_id: int, thread_id: int | None
 ) -> bool:
+    """Stop following the board, or the thread; False if it was not followed.
+
+    A thread stays marked as not followed (NOT_FOLLOWING), so that replying there later
+    does not follow it again by default."""
     existing = (
         await session.execute(
             select(Subscription).where(
@@ -543,10 +548,24 @@ async def unsubscribe(
             )
         )
     ).scalar_one_or_none()
+    if thread_id is None:
+        if existing is not None:
+            await session.delete(existing)
+        return existing is not None
     if existing is None:
+        session.add(
+            Subscription(
+                user_id=user_id,
+                community_id=community_id,
+                thread_id=thread_id,
+                mode=NOT_FOLLOWING,
+                created_at=utcnow(),
+            )
+        )
         return False
-    await session.delete(existing)
-    return True
+    was_following = existing.mode != NOT_FOLLOWING
+    existing.mode = NOT_FOLLOWING
+    return was_following
 
 
 # Read state --------------------------------------------------------------------------

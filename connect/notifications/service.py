@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connect import events, permissions, security
 from connect.accounts.models import User
-from connect.boards.models import Post, Subscription, Thread
+from connect.boards.models import NOT_FOLLOWING, Post, Subscription, Thread
 from connect.communities.models import Community, Membership
 from connect.db import utcnow
 from connect.errors import Invalid, NotFound
@@ -116,7 +116,10 @@ async def unsubscribe(session: AsyncSession, user_id: int, scope: str) -> str:
     if kind == "c":
         query = query.where(Subscription.thread_id.is_(None))
     for sub in (await session.execute(query)).scalars():
-        await session.delete(sub)
+        if kind == "t":
+            sub.mode = NOT_FOLLOWING  # kept, so that a later reply does not follow it again
+        else:
+            await session.delete(sub)
     return "emails from this thread" if kind == "t" else "emails about new threads on this board"
 
 
@@ -199,7 +202,7 @@ class Notifier:
             recipients.setdefault(user.id, ("mention", ""))
         subs = await session.execute(
             select(Subscription.user_id, Subscription.mode).where(
-                Subscription.thread_id == thread.id
+                Subscription.thread_id == thread.id, Subscription.mode != NOT_FOLLOWING
             )
         )
         for user_id, mode in subs:

@@ -179,6 +179,39 @@ def test_authors_and_repliers_follow_by_default(site, admin, alice, bob):
     assert len(notifications(site, carol)) == 1
     assert len(notifications(site, alice)) == 3
 
+    # Replying again does not follow again: the choice to stop stands.
+    reply(b, thread, "one more thing")
+    assert thread_mode(b, thread) == "none"
+    reply(c, thread, "fourth answer")
+    site.drain()
+    assert len(notifications(site, bob)) == 1
+    # Nor for the author, who unfollowed from the thread page's form.
+    page = a.get(f"/threads/{thread['id']}").text
+    unfollowed = a.post(
+        f"/threads/{thread['id']}/subscription",
+        data={"csrf_token": csrf_from(page), "mode": "none"},
+        follow_redirects=False,
+    )
+    assert unfollowed.status_code in (302, 303), unfollowed.text
+    reply(a, thread, "closing this out")
+    assert thread_mode(a, thread) == "none"
+    # Following again is one choice away, and works as before.
+    assert b.put(
+        f"/api/v1/threads/{thread['id']}/subscription", json={"mode": "in_app"}
+    ).json() == {"thread_id": thread["id"], "mode": "in_app"}
+    reply(d, thread, "fifth answer")
+    site.drain()
+    assert notifications(site, bob)[-1] == (
+        "followed_post",
+        "Dave Digitizer replied in “Subject headings”",
+        "in_app",
+    )
+    # Alice heard of the fourth answer, not of the fifth, posted after she stopped.
+    assert [n[1] for n in notifications(site, alice)[-2:]] == [
+        "Bob Bibliographer replied in “Subject headings”",
+        "Carol Curator replied in “Subject headings”",
+    ]
+
 
 def test_thread_mode_decides_mail(site, admin, alice, bob):
     carol = site.member("carol", display_name="Carol Curator")

@@ -118,6 +118,17 @@ def test_real_time_mail_has_one_click_unsubscribe(site, admin, alice, bob, setti
     assert anonymous.get(path).status_code == 200
     assert anonymous.post(path).status_code == 200
     assert a.get(f"/threads/{thread['id']}").text.count('value="none" selected') == 1
+    # Posting there again does not follow the thread again, and its replies stay quiet.
+    a.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "Thanks, all"})
+    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "You are welcome"})
+    site.drain()
+    assert a.get(f"/threads/{thread['id']}").text.count('value="none" selected') == 1
+    site.call(service.send_due_mail, site.ctx)  # Bob, who follows, hears of Alice's post
+    recipients = [
+        email.message_from_bytes(f.read_bytes(), policy=policy.default)["To"]
+        for f in sorted((settings.data_dir / "mail").glob("*.eml"))
+    ]
+    assert recipients == ["alice@example.org", "bob@example.org"]
     # A forged link is refused.
     assert anonymous.post(path[:-3] + "abc").status_code == 404
 
