@@ -162,6 +162,11 @@ def can_post(viewer: Viewer, community: Community) -> bool:
     return viewer.role_in(community) is not None or viewer.is_site_moderator
 
 
+def can_recommend(viewer: Viewer, community: Community) -> bool:
+    """Recommend posts the viewer can read: not when suspended or banned there."""
+    return viewer.signed_in and not viewer.suspended and community.id not in viewer.banned_in
+
+
 def can_moderate(viewer: Viewer, community: Community) -> bool:
     if viewer.is_site_moderator:
         return True

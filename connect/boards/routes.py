@@ -207,6 +207,7 @@ async def _thread_context(request: Request, thread_id: int, *, page_number: int 
         "mode": reader.mode,
         "modes": SUBSCRIPTION_MODES,
         "can_reply": permissions.can_reply(current, community, locked=thread.locked),
+        "can_recommend": permissions.can_recommend(current, community),
         "can_moderate": permissions.can_moderate(current, community),
         "is_member": permissions.can_post(current, community),
         "can_edit": lambda post: permissions.can_edit_post(
@@ -328,6 +329,7 @@ async def post_fragment(request: Request) -> Response:
             "message_authors": message_authors,
             "blocked": blocked,
             "can_reply": permissions.can_reply(current, community, locked=thread.locked),
+            "can_recommend": permissions.can_recommend(current, community),
             "can_edit": lambda p: permissions.can_edit_post(
                 current, community, author_id=p.author_id
             ),

@@ -445,6 +445,7 @@ async def recommend(
         raise NotSignedIn("Sign in to recommend posts.")
     if viewer.suspended:
         raise Forbidden("Your account is suspended.")
+    limits.check_not_banned(viewer, community)  # a ban ends taking part, recommending too
     if post.status != "published":
         raise Invalid("Only published posts can be recommended.")
     if on and post.author_id == viewer.id:

@@ -37,6 +37,13 @@ def test_a_banned_member_cannot_post_or_upload_there_and_sees_why(site, admin, a
         files={"file": ("notes.txt", b"plain text", "text/plain")},
     )
     assert upload.status_code == 403
+    liked = a.post(f"/api/v1/posts/{thread['first_post_id']}/recommend")
+    assert liked.status_code == 403 and error_code(liked) == "banned"
+    assert a.get(f"/api/v1/threads/{thread['id']}").json()["posts"][0]["recommend_count"] == 0
+    assert (
+        f'action="/posts/{thread["first_post_id"]}/recommend"'
+        not in a.get(f"/threads/{thread['id']}").text
+    )
     # Elsewhere she posts as before; here she still reads.
     assert start(a, slug="elsewhere", title="Fine here")["status"] == "published"
     assert a.get(f"/api/v1/threads/{thread['id']}").status_code == 200
@@ -56,6 +63,11 @@ def test_a_banned_member_cannot_post_or_upload_there_and_sees_why(site, admin, a
     )
     assert lifted.status_code == 200 and lifted.json()["active"] is False
     assert reply(a, thread["id"], "Sorry")["status"] == "published"
+    assert (
+        f'action="/posts/{thread["first_post_id"]}/recommend"'
+        in a.get(f"/threads/{thread['id']}").text
+    )
+    assert a.post(f"/api/v1/posts/{thread['first_post_id']}/recommend").status_code == 200
     assert [r.action for r in log_rows(site)][-2:] == ["ban.create", "ban.lift"]
 
 
