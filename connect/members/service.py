@@ -235,13 +235,22 @@ async def directory(
                 func.lower(column).like(like, escape="\\"),
                 public_field_clause(name),
             )
+    filtered = any(value.strip() for value in (q, organization, location, interest))
     if interest.strip():
         query = query.where(interest_clause(interest[:100]))
-    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar()
     order = (func.lower(User.display_name), User.id)
     if sort == "complete":
         order = (completeness.score().desc(), *order)
-    rows = await session.execute(
-        query.order_by(*order).offset((page - 1) * per_page).limit(per_page)
-    )
-    return list(rows.scalars().unique()), total
+    page_of = query.order_by(*order).offset((page - 1) * per_page).limit(per_page)
+    if filtered:
+        # A filter scans every listed profile: count the matches in the same scan.
+        rows = (await session.execute(page_of.add_columns(func.count().over()))).unique().all()
+        if rows:
+            return [user for user, _ in rows], rows[0][1]
+        if page == 1:
+            return [], 0
+        users = []  # past the last page: the count on its own says how many there are
+    else:
+        users = list((await session.execute(page_of)).scalars().unique())
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar()
+    return users, total

@@ -83,6 +83,10 @@ def test_paging(people):
     # Filters and paging combine; total counts the filtered set.
     answer = client.get("/api/v1/members?location=springfield&per_page=1&page=2")
     assert names(answer) == ["cat"] and answer.json()["total"] == 2
+    past = client.get("/api/v1/members?location=springfield&per_page=1&page=3")
+    assert names(past) == [] and past.json()["total"] == 2
+    none = client.get("/api/v1/members?location=atlantis")
+    assert names(none) == [] and none.json()["total"] == 0
     html = client.get("/members?per_page=2&page=2")
     assert "Cat Cole" in html.text and "Ann Abbott" not in html.text
     assert "Page 2 of 3" in html.text
