@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 
 import asyncpg
 import pytest
@@ -67,6 +69,34 @@ def test_upgrade_head_on_empty_sqlite_matches_the_models(tmp_path):
     assert_matches_models(url)
     migrate.upgrade(url)  # a second run has nothing to do
     assert_matches_models(url)
+
+
+def test_sqlite_gets_the_expression_indexes_autogenerate_cannot_compare(tmp_path):
+    """SQLite's reflection skips indexes on expressions, so the comparison above cannot
+    see them: ask the schema itself, and check that the directory's query uses it."""
+    path = tmp_path / "indexes.db"
+    migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        names = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
+        expected = {
+            index.name
+            for table in Base.metadata.sorted_tables
+            for index in table.indexes
+            if any(not hasattr(e, "name") for e in index.expressions)
+        }
+        assert expected == {"ix_users_display_name_lower"}
+        assert expected <= names
+        plan = " ".join(
+            row[3]
+            for row in conn.execute(
+                "EXPLAIN QUERY PLAN SELECT users.id FROM users JOIN profiles "
+                "ON profiles.user_id = users.id WHERE profiles.listed = 1 "
+                "ORDER BY lower(users.display_name), users.id LIMIT 24"
+            )
+        )
+        assert "USING INDEX ix_users_display_name_lower" in plan and "TEMP B-TREE" not in plan
 
 
 def test_downgrade_to_base_then_upgrade_again_on_sqlite(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from connect.db import Base, UTCDateTime, utcnow
@@ -14,6 +14,8 @@ SITE_ROLES = ("member", "moderator", "admin")
 
 class User(Base):
     __tablename__ = "users"
+    # The member directory lists members by name: its pages walk this index.
+    __table_args__ = (Index("ix_users_display_name_lower", text("lower(display_name)"), "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(40), unique=True)

@@ -241,16 +241,15 @@ async def directory(
     order = (func.lower(User.display_name), User.id)
     if sort == "complete":
         order = (completeness.score().desc(), *order)
-    page_of = query.order_by(*order).offset((page - 1) * per_page).limit(per_page)
+    # Unfiltered, the page walks ix_users_display_name_lower; with a LIMIT, SQLite keeps
+    # only the page's rows while it sorts a filtered scan. (Counting in the same scan, with
+    # count(*) OVER (), made it sort every match in full: 5x slower for a common filter.)
+    rows = await session.execute(
+        query.order_by(*order).offset((page - 1) * per_page).limit(per_page)
+    )
     if filtered:
-        # A filter scans every listed profile: count the matches in the same scan.
-        rows = (await session.execute(page_of.add_columns(func.count().over()))).unique().all()
-        if rows:
-            return [user for user, _ in rows], rows[0][1]
-        if page == 1:
-            return [], 0
-        users = []  # past the last page: the count on its own says how many there are
+        counted = select(func.count()).select_from(query.subquery())
     else:
-        users = list((await session.execute(page_of)).scalars().unique())
-    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar()
-    return users, total
+        # Every profile is one member's (its key is the user's): no join needed.
+        counted = select(func.count()).select_from(Profile).where(Profile.listed.is_(True))
+    return list(rows.scalars().unique()), (await session.execute(counted)).scalar()
