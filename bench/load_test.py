@@ -27,7 +27,8 @@ Standalone (not collected by pytest):
    whole body read), the totals, the server's CPU per request (from /proc: uvicorn and its
    workers, the `connect worker`, and the PostgreSQL backends of the database), live events
    received, the machine, its load average before and after, and the commit. Writes
-   bench/results/load_sqlite.json or bench/results/load_postgres.json.
+   bench/results/load_sqlite.json or bench/results/load_postgres.json. A PostgreSQL run
+   is compared with the SQLite report given by --versus (bench/results/load_sqlite.json).
 
 Everything listens on and talks to 127.0.0.1 only; servers are stopped in `finally`.
 """
@@ -1151,6 +1152,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-procs", type=int, default=2, help="connect reindex --procs")
     parser.add_argument("--seed", type=int, default=7, help="the clients' random seed")
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument(
+        "--versus",
+        type=Path,
+        default=RESULTS / "load_sqlite.json",
+        help="with --database postgres: the SQLite report to compare with "
+        "(bench/results/load_sqlite.json)",
+    )
     parser.add_argument("--profile", type=Path, default=None, help="py-spy raw samples here")
     parser.add_argument("--timeout", type=float, default=7200, help="give up after this (s)")
     parser.add_argument(
@@ -1322,7 +1330,7 @@ def main(argv: list[str] | None = None) -> int:
         "routes": routes,
         "server_log_errors": server_errors[:20],
     }
-    sqlite_file = RESULTS / "load_sqlite.json"
+    sqlite_file = args.versus
     sqlite_report = None
     if args.database == "postgres" and sqlite_file.exists():
         with contextlib.suppress(ValueError):
