@@ -142,6 +142,15 @@ class _InlineSQLite(aiosqlite.Connection):
             self._connection = None
 
 
+async def _let_others_go() -> None:
+    """Inline statements never yield, so a request would run to its end in one turn of the
+    event loop, and everything that needs several turns (a WebSocket's upgrade, accept and
+    subscribe) would wait behind every request in flight, several times over. Yielding at
+    the end of each session keeps turns short. (Not inside a write transaction: it holds
+    the write lock.)"""
+    await asyncio.sleep(0)
+
+
 def _is_busy(exc: sa_exc.OperationalError) -> bool:
     """SQLite's SQLITE_BUSY: another connection holds the lock this one needs."""
     error = exc.orig
@@ -250,6 +259,8 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._closing(self.sessions()) as session:
             yield session
+        if self._inline:
+            await _let_others_go()
 
     @asynccontextmanager
     async def _closing(self, session: AsyncSession) -> AsyncIterator[AsyncSession]:
@@ -288,6 +299,8 @@ class Database:
         if recorded:
             for wake in self.after_commit:
                 wake()
+        if self._inline:
+            await _let_others_go()
 
     async def _write_session(self) -> AsyncSession:
         """A session for one write transaction; on a SQLite file, one that already holds the

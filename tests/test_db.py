@@ -1,5 +1,6 @@
-"""connect.db on SQLite: reads never wait for a writer, a read session cannot write, and a
-write waits for another process's write lock without holding up the event loop."""
+"""connect.db on SQLite: reads never wait for a writer, a read session cannot write,
+concurrent requests take turns, and a write waits for another process's write lock without
+holding up the event loop."""
 
 from __future__ import annotations
 
@@ -53,6 +54,29 @@ def test_reads_go_on_while_another_process_holds_the_write_lock(url, tmp_path):
     assert count == 1  # the uncommitted row is not seen
     assert waited < 1.0  # and nobody waited for the lock
     assert after == 2
+
+
+def test_concurrent_requests_take_turns_between_sessions(url):
+    """Inline statements never yield: without a turn at each session's end, one request
+    would run all its reads before another (a WebSocket's next step, say) got any."""
+
+    async def scenario():
+        db = Database(url)
+        order: list[str] = []
+        try:
+
+            async def request(name: str) -> None:
+                for step in range(3):
+                    async with db.read() as session:
+                        await session.scalar(select(func.count(Event.id)))
+                    order.append(f"{name}{step}")
+
+            await asyncio.gather(request("a"), request("b"))
+            return order
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(scenario()) == ["a0", "b0", "a1", "b1", "a2", "b2"]
 
 
 def test_a_read_session_cannot_write(url):
