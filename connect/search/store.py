@@ -28,6 +28,8 @@ META = "connect.json"
 GENERATION_RE = re.compile(r"index-(\d+)")
 # How often a searcher checks for commits made by another process (the `connect worker`).
 RECHECK_SECONDS = 0.1
+# A searcher that failed to open is tried once more after this long (see _open_searcher).
+OPEN_RETRY_SECONDS = 0.05
 
 
 class IndexUnavailable(Exception):
@@ -190,7 +192,7 @@ class IndexStore:
             path = self.root / name
             if self.read_meta(path).schema_version != SCHEMA_VERSION:
                 raise IndexUnavailable("the search index was built with another schema")
-            searcher = self.open_index(path).searcher()
+            searcher = self._open_searcher(path)
         except IndexUnavailable:
             self.drop_searcher()
             raise
@@ -199,6 +201,17 @@ class IndexStore:
             raise IndexUnavailable(f"the search index cannot be read ({exc})") from exc
         local.searcher, local.name, local.version, local.checked = searcher, name, version, now
         return searcher
+
+    def _open_searcher(self, path):
+        """Open a searcher; once more if the first try fails. A commit that merges segments
+        deletes the old ones' files after writing the new table of contents, so a reader
+        that read the old one just before may find its files gone: the retry reads the new
+        one. A second failure is a real one."""
+        try:
+            return self.open_index(path).searcher()
+        except Exception:  # noqa: BLE001  (whatever the first try hit, the second decides)
+            time.sleep(OPEN_RETRY_SECONDS)
+            return self.open_index(path).searcher()
 
     def drop_searcher(self) -> None:
         searcher = getattr(self._local, "searcher", None)
