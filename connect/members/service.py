@@ -238,18 +238,25 @@ async def directory(
     filtered = any(value.strip() for value in (q, organization, location, interest))
     if interest.strip():
         query = query.where(interest_clause(interest[:100]))
-    order = (func.lower(User.display_name), User.id)
-    if sort == "complete":
-        order = (completeness.score().desc(), *order)
-    # Unfiltered, the page walks ix_users_display_name_lower; with a LIMIT, SQLite keeps
-    # only the page's rows while it sorts a filtered scan. (Counting in the same scan, with
-    # count(*) OVER (), made it sort every match in full: 5x slower for a common filter.)
-    rows = await session.execute(
-        query.order_by(*order).offset((page - 1) * per_page).limit(per_page)
-    )
     if filtered:
-        counted = select(func.count()).select_from(query.subquery())
+        total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar()
     else:
         # Every profile is one member's (its key is the user's): no join needed.
-        counted = select(func.count()).select_from(Profile).where(Profile.listed.is_(True))
-    return list(rows.scalars().unique()), (await session.execute(counted)).scalar()
+        listed = select(func.count()).select_from(Profile).where(Profile.listed.is_(True))
+        total = (await session.execute(listed)).scalar()
+    offset = (page - 1) * per_page
+    if offset >= total:
+        return [], total
+    name = func.lower(User.display_name)
+    if filtered and total < 3 * (offset + per_page):
+        # Walking ix_users_display_name_lower in order stops after a page of matches, having
+        # visited about (offset + per_page) / total of the members: quick when many match, a
+        # walk through everyone when few do (a name looked up: ~70 ms on 47,000 members,
+        # ~2.5 times what sorting the matches of a scan costs). The count says which one;
+        # `|| ''` keeps the order and the planner off the index.
+        name = name + ""
+    order = (name, User.id)
+    if sort == "complete":
+        order = (completeness.score().desc(), *order)
+    rows = await session.execute(query.order_by(*order).offset(offset).limit(per_page))
+    return list(rows.scalars().unique()), total
