@@ -105,6 +105,18 @@ async def get_thread(
     session: AsyncSession, viewer: Viewer, thread_id: int
 ) -> tuple[Thread, Community]:
     """The thread and its community, or NotFound if the viewer may not see it."""
+    row = await thread_and_community(session, thread_id)
+    if row is None:
+        raise NotFound("There is no such thread, or you cannot see it.")
+    thread, community = row
+    check_thread_visible(viewer, thread, community)
+    return thread, community
+
+
+async def thread_and_community(
+    session: AsyncSession, thread_id: int
+) -> tuple[Thread, Community] | None:
+    """The thread and its community, whoever asks (see `check_thread_visible`)."""
     row = (
         await session.execute(
             select(Thread, Community)
@@ -112,11 +124,7 @@ async def get_thread(
             .where(Thread.id == thread_id)
         )
     ).first()
-    if row is None:
-        raise NotFound("There is no such thread, or you cannot see it.")
-    thread, community = row
-    check_thread_visible(viewer, thread, community)
-    return thread, community
+    return None if row is None else (row[0], row[1])
 
 
 def check_thread_visible(viewer: Viewer, thread: Thread, community: Community) -> None:

@@ -82,13 +82,7 @@ async def thread_page(
 
 
 async def _load_thread_page(session: AsyncSession, thread_id: int, page: int) -> ThreadPage | None:
-    row = (
-        await session.execute(
-            select(Thread, Community)
-            .join(Community, Community.id == Thread.community_id)
-            .where(Thread.id == thread_id)
-        )
-    ).first()
+    row = await reading.thread_and_community(session, thread_id)
     if row is None:
         return None
     thread, community = row
