@@ -68,11 +68,12 @@ class ByteBoundedLRU:
 class Page:
     body: bytes
     media_type: str
-    stored_at: float
 
 
-class PageCache:
-    """A byte-bounded LRU of rendered pages, emptied whenever anything is written."""
+class KeptUntilWritten:
+    """A byte-bounded LRU emptied whenever anything is written (`clear`); an entry also
+    lapses after `max_age` seconds, for anything that reached the database without an event.
+    A value read while the cache was emptied is not kept (it may predate the write)."""
 
     def __init__(self, max_bytes: int, *, max_age: float = MAX_AGE_SECONDS) -> None:
         self.max_bytes = max_bytes
@@ -80,39 +81,50 @@ class PageCache:
         self.generation = 0
         self.hits = 0
         self.misses = 0
-        self._pages = ByteBoundedLRU(max_bytes)
+        self._items = ByteBoundedLRU(max_bytes)
 
     @property
     def enabled(self) -> bool:
         return self.max_bytes > 0
 
     def __len__(self) -> int:
-        return len(self._pages)
+        return len(self._items)
 
     def clear(self) -> None:
-        """Something was written: forget every page and refuse those still being rendered."""
+        """Something was written: forget everything and refuse what is still being read."""
         self.generation += 1
-        self._pages.clear()
+        self._items.clear()
 
-    def get(self, key: str) -> Page | None:
-        page = self._pages.get(key)
-        if page is not None and time.monotonic() - page.stored_at > self.max_age:
-            self._pages.pop(key)
-            page = None
-        if page is None:
+    def _get(self, key):
+        item = self._items.get(key)
+        if item is not None and time.monotonic() - item[1] > self.max_age:
+            self._items.pop(key)
+            item = None
+        if item is None:
             self.misses += 1
             return None
         self.hits += 1
-        return page
+        return item[0]
+
+    def _put(self, key, value, size: int, *, generation: int) -> bool:
+        """Keep a value read while `generation` was current; False if it is stale or big."""
+        if generation != self.generation:
+            return False
+        return self._items.put(key, (value, time.monotonic()), size)
+
+
+class PageCache(KeptUntilWritten):
+    """Rendered pages, emptied whenever anything is written."""
+
+    def get(self, key: str) -> Page | None:
+        return self._get(key)
 
     def put(self, key: str, body: bytes, media_type: str, *, generation: int) -> bool:
         """Keep a page rendered while `generation` was current; False if it is stale or big."""
-        if generation != self.generation:
-            return False
-        return self._pages.put(key, Page(body, media_type, time.monotonic()), len(body))
+        return self._put(key, Page(body, media_type), len(body), generation=generation)
 
 
-class ReadCache:
+class ReadCache(KeptUntilWritten):
     """What every reader of a page shares (a thread's posts, a board's threads), kept for
     the position of the event log it was read at.
 
@@ -120,36 +132,19 @@ class ReadCache:
     in the same session. Any write adds an event, so the next reader asks for a new key and
     never gets data older than what it can see. On PostgreSQL an event can commit after a
     later one (the log's gap); for that, and to let go of memory, the cache is also emptied
-    like the page cache (our commits, the hub's reads of others'), and an entry lives at
-    most `MAX_AGE_SECONDS`. Values are shared between requests: callers must not change them.
+    like the page cache (our commits, the hub's reads of others'). Values are shared between
+    requests: callers must not change them.
     """
-
-    def __init__(self, max_bytes: int, *, max_age: float = MAX_AGE_SECONDS) -> None:
-        self.enabled = max_bytes > 0
-        self.max_age = max_age
-        self.generation = 0
-        self.hits = 0
-        self.misses = 0
-        self._items = ByteBoundedLRU(max_bytes)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def clear(self) -> None:
-        self.generation += 1
-        self._items.clear()
 
     async def get_or_load(self, key, load, size):
         """The value kept under `key`, or `await load()` (kept unless it is None or a write
         came while it loaded); `size(value)` estimates its bytes."""
         if self.enabled:
-            item = self._items.get(key)
-            if item is not None and time.monotonic() - item[1] <= self.max_age:
-                self.hits += 1
-                return item[0]
-            self.misses += 1
+            value = self._get(key)
+            if value is not None:
+                return value
         generation = self.generation
         value = await load()
-        if self.enabled and value is not None and generation == self.generation:
-            self._items.put(key, (value, time.monotonic()), size(value))
+        if self.enabled and value is not None:
+            self._put(key, value, size(value), generation=generation)
         return value
