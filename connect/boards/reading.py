@@ -292,6 +292,22 @@ async def thread_posts(
 ) -> tuple[list[Post], int, set[int]]:
     """A page of the thread's posts in order (deleted ones as placeholders), the total,
     and which of them the viewer recommended."""
+    posts, total = await visible_posts(
+        session, viewer, thread, community, page=page, per_page=per_page
+    )
+    return posts, total, await recommended_by(session, viewer, posts)
+
+
+async def visible_posts(
+    session: AsyncSession,
+    viewer: Viewer,
+    thread: Thread,
+    community: Community,
+    *,
+    page: int = 1,
+    per_page: int = POSTS_PER_PAGE,
+) -> tuple[list[Post], int]:
+    """A page of the thread's posts the viewer sees, in order, and how many there are."""
     visible = permissions.visible_status_clause(viewer, community, Post.status, Post.author_id)
     condition = and_(Post.thread_id == thread.id, visible | (Post.status == "deleted"))
     total = (await session.execute(select(func.count(Post.id)).where(condition))).scalar()
@@ -302,8 +318,7 @@ async def thread_posts(
         .offset((page - 1) * per_page)
         .limit(per_page)
     )
-    posts = list(rows.scalars().unique())
-    return posts, total, await recommended_by(session, viewer, posts)
+    return list(rows.scalars().unique()), total
 
 
 async def recommended_by(session: AsyncSession, viewer: Viewer, posts: list[Post]) -> set[int]:

@@ -161,7 +161,7 @@ async def _thread_context(request: Request, thread_id: int, *, page_number: int 
             parents = reading.visible_parents(current, community, view.parents)
             attachments = library_reading.visible_attachments(current, community, view.attachments)
         else:  # a moderator, or the author of held posts: more than everyone sees
-            posts, total, _ = await reading.thread_posts(
+            posts, total = await reading.visible_posts(
                 session, current, thread, community, page=page_number
             )
             parents = await reading.parents_of(session, current, community, posts)
