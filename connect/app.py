@@ -34,7 +34,7 @@ from connect.live import routes as live_routes
 from connect.live.broadcast import Broadcast, make_broadcast
 from connect.live.hub import Hub
 from connect.members import routes as members_routes
-from connect.members.service import avatar_url
+from connect.members.service import DIRECTORY_EVENTS, avatar_url
 from connect.messages import routes as messages_routes
 from connect.moderation import routes as moderation_routes
 from connect.network import routes as network_routes
@@ -81,6 +81,7 @@ class Context:
     pages: PageCache = field(default_factory=lambda: PageCache(0))
     posts: PostCache = field(default_factory=lambda: PostCache(0))
     reads: ReadCache = field(default_factory=lambda: ReadCache(0))
+    directory: ReadCache = field(default_factory=lambda: ReadCache(0))
     image_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
 
@@ -218,6 +219,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         pages=PageCache(settings.page_cache_mb * 1024 * 1024),
         posts=PostCache(settings.post_cache_mb * 1024 * 1024),
         reads=ReadCache(settings.read_cache_mb * 1024 * 1024),
+        # Member ids only (a filter's matches: ~40 bytes each); profile edits come with an
+        # event, so the age limit is only a backstop.
+        directory=ReadCache(32 * 1024 * 1024, max_age=300),
     )
     context.search = SearchService(context)
 
@@ -238,7 +242,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         context.db.after_commit.extend(
             [context.pages.clear, context.reads.clear, wake_all, context.broadcast.publish]
         )
-        context.hub.on_events.extend([context.pages.clear, context.reads.clear])
+
+        def heard(batch: list) -> None:
+            context.pages.clear()
+            context.reads.clear()
+            if any(event.type in DIRECTORY_EVENTS for event in batch):
+                context.directory.clear()
+
+        context.hub.on_events.append(heard)
         await context.hub.start()
         await context.broadcast.start()
         if settings.run_workers:

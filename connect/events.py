@@ -10,7 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, delete, func, select, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Index,
+    Integer,
+    String,
+    delete,
+    func,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -58,7 +69,10 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 class Event(Base):
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_community_id_id", "community_id", "id"),)
+    __table_args__ = (
+        Index("ix_events_community_id_id", "community_id", "id"),
+        Index("ix_events_type_id", "type", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     type: Mapped[str] = mapped_column(String(64))
@@ -176,6 +190,15 @@ async def latest_id(session: AsyncSession) -> int:
 
 # Built once: every board and thread page asks.
 _LATEST = select(func.max(Event.id))
+
+
+def latest_of(types: tuple[str, ...]):
+    """A statement for the newest event id among these types (0 if none): one lookup in
+    ix_events_type_id per type. Build it once and run it with `session.scalar`."""
+    newest = union_all(
+        *(select(func.max(Event.id).label("id")).where(Event.type == t) for t in types)
+    ).subquery()
+    return select(func.coalesce(func.max(newest.c.id), 0))
 
 
 async def get_cursor(session: AsyncSession, name: str) -> int:

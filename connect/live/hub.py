@@ -126,8 +126,8 @@ class Hub:
         self._requests: asyncio.Queue = asyncio.Queue()
         self._communities: dict[int, CommunityInfo] = {}
         self._task: asyncio.Task | None = None
-        # Called whenever the hub reads new events, this process's or another's.
-        self.on_events: list[Callable[[], None]] = []
+        # Called with each batch of new events the hub reads, this process's or another's.
+        self.on_events: list[Callable[[list[Event]], None]] = []
 
     # Lifecycle -----------------------------------------------------------------------
 
@@ -229,7 +229,7 @@ class Hub:
                 batch = await events.read_since(session, self.cursor, limit=500)
                 if batch.events:
                     for listener in self.on_events:
-                        listener()
+                        listener(batch.events)
                 for event in batch.events:
                     # Permissions change in log order: a removed member misses what follows.
                     if event.type.startswith("community.") or event.type in REFRESH_EVENTS:

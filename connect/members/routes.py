@@ -56,7 +56,12 @@ async def directory_page(request: Request) -> Response:
     filters = _directory_filters(request)
     async with ctx(request).db.read() as session:
         members, total = await service.directory(
-            session, current, page=page_number, per_page=per_page, **filters
+            session,
+            current,
+            cache=ctx(request).directory,
+            page=page_number,
+            per_page=per_page,
+            **filters,
         )
     return await render(
         request,
@@ -194,7 +199,12 @@ async def api_directory(request: Request) -> Response:
     filters = _directory_filters(request)
     async with ctx(request).db.read() as session:
         members, total = await service.directory(
-            session, current, page=page_number, per_page=per_page, **filters
+            session,
+            current,
+            cache=ctx(request).directory,
+            page=page_number,
+            per_page=per_page,
+            **filters,
         )
     return JSONResponse(
         {

@@ -17,6 +17,7 @@ from connect.members.models import PROFILE_FIELDS, Profile, interest_clause, pub
 from connect.moderation import audit
 from connect.network import completeness
 from connect.network.models import POLICIES
+from connect.pagecache import ReadCache
 from connect.permissions import Viewer
 
 FIELD_LIMITS = {
@@ -201,10 +202,17 @@ async def prepare_avatar(context, data: bytes) -> str:
     return blob.sha256
 
 
+# Which members the directory lists, and everything it filters and sorts on, changes only
+# with these events (sign-ups and profile edits, which include the listed flag).
+DIRECTORY_EVENTS = ("member.created", "member.updated")
+_DIRECTORY_VERSION = events.latest_of(DIRECTORY_EVENTS)
+
+
 async def directory(
     session: AsyncSession,
     viewer: Viewer,
     *,
+    cache: ReadCache | None = None,
     q: str = "",
     organization: str = "",
     location: str = "",
@@ -214,8 +222,62 @@ async def directory(
     per_page: int = 20,
 ) -> tuple[list[User], int]:
     """Listed members, filtered by name, organization, location and interest (public fields
-    only), by name or most complete profile first."""
-    query = select(User).join(Profile).where(Profile.listed.is_(True))
+    only), by name or most complete profile first.
+
+    Which members are listed, and in what order, is the same for every viewer: with a
+    `cache` it is kept for the newest of DIRECTORY_EVENTS, read first in this session, so an
+    edit or a sign-up shows to the next request. A filter's matches are kept whole (every
+    page of them, for the page and the API alike); the unfiltered list a page at a time.
+    The members' rows are read afresh each time."""
+    criteria = (q, organization, location, interest)
+    filtered = any(value.strip() for value in criteria)
+    offset = (page - 1) * per_page
+    if filtered:
+        key = ("matches", *criteria, sort)
+        matches = await _kept(
+            session, cache, key, lambda: _matches(session, *criteria, sort), _ids_size
+        )
+        ids, total = matches[offset : offset + per_page], len(matches)
+    else:
+        key = ("listed", sort, offset, per_page)
+        ids, total = await _kept(
+            session, cache, key, lambda: _listed(session, sort, offset, per_page), _page_size
+        )
+    if not ids:
+        return [], total
+    rows = (await session.execute(select(User).where(User.id.in_(ids)))).scalars().unique()
+    by_id = {user.id: user for user in rows}
+    return [by_id[i] for i in ids if i in by_id], total
+
+
+async def _kept(session: AsyncSession, cache: ReadCache | None, key: tuple, load, size):
+    if cache is None:
+        return await load()
+    version = (await session.execute(_DIRECTORY_VERSION)).scalar()
+    return await cache.get_or_load((version, *key), load, size)
+
+
+def _ids_size(ids: tuple[int, ...]) -> int:
+    return 200 + 40 * len(ids)
+
+
+def _page_size(value: tuple[tuple[int, ...], int]) -> int:
+    return _ids_size(value[0])
+
+
+def _order(sort: str, name) -> tuple:
+    order = (name, User.id)
+    if sort == "complete":
+        order = (completeness.score().desc(), *order)
+    return order
+
+
+async def _matches(
+    session: AsyncSession, q: str, organization: str, location: str, interest: str, sort: str
+) -> tuple[int, ...]:
+    """The ids of every listed member matching the filters, in the directory's order: one
+    scan of the members, the matches sorted (a page of a common name is a slice of it)."""
+    query = select(User.id).join(Profile).where(Profile.listed.is_(True))
     if q.strip():
         like = contains_pattern(q.strip().lower()[:100])
         query = query.where(
@@ -235,28 +297,25 @@ async def directory(
                 func.lower(column).like(like, escape="\\"),
                 public_field_clause(name),
             )
-    filtered = any(value.strip() for value in (q, organization, location, interest))
     if interest.strip():
         query = query.where(interest_clause(interest[:100]))
-    if filtered:
-        total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar()
-    else:
-        # Every profile is one member's (its key is the user's): no join needed.
-        listed = select(func.count()).select_from(Profile).where(Profile.listed.is_(True))
-        total = (await session.execute(listed)).scalar()
-    offset = (page - 1) * per_page
+    # `|| ''` keeps the order and the planner off ix_users_display_name_lower: walking it
+    # visits every member to find the few that match.
+    rows = await session.execute(query.order_by(*_order(sort, func.lower(User.display_name) + "")))
+    return tuple(rows.scalars())
+
+
+async def _listed(
+    session: AsyncSession, sort: str, offset: int, per_page: int
+) -> tuple[tuple[int, ...], int]:
+    """One page of the unfiltered directory, walked in ix_users_display_name_lower's order,
+    and how many members are listed."""
+    # Every profile is one member's (its key is the user's): no join needed.
+    listed = select(func.count()).select_from(Profile).where(Profile.listed.is_(True))
+    total = (await session.execute(listed)).scalar()
     if offset >= total:
-        return [], total
-    name = func.lower(User.display_name)
-    if filtered and total < 3 * (offset + per_page):
-        # Walking ix_users_display_name_lower in order stops after a page of matches, having
-        # visited about (offset + per_page) / total of the members: quick when many match, a
-        # walk through everyone when few do (a name looked up: ~70 ms on 47,000 members,
-        # ~2.5 times what sorting the matches of a scan costs). The count says which one;
-        # `|| ''` keeps the order and the planner off the index.
-        name = name + ""
-    order = (name, User.id)
-    if sort == "complete":
-        order = (completeness.score().desc(), *order)
+        return (), total
+    query = select(User.id).join(Profile).where(Profile.listed.is_(True))
+    order = _order(sort, func.lower(User.display_name))
     rows = await session.execute(query.order_by(*order).offset(offset).limit(per_page))
-    return list(rows.scalars().unique()), total
+    return tuple(rows.scalars()), total

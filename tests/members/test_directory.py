@@ -2,6 +2,8 @@
 
 import pytest
 
+from connect.events import Event
+
 PEOPLE = [
     # username, display name, organization, location
     ("ann", "Ann Abbott", "Riverside Public Library", "Springfield"),
@@ -130,3 +132,41 @@ def test_a_private_field_cannot_be_used_to_find_someone(people):
     client = people.anonymous()
     assert "cat2" in names(client.get("/api/v1/members?location=springfield"))
     assert "cat2" not in names(client.get("/api/v1/members?organization=state"))
+
+
+
+def test_kept_pages_of_the_directory_follow_every_change(people):
+    """A directory page is read once and kept for everyone; a sign-up, a rename or an
+    unlisting shows to the very next request all the same, before the hub hears of it."""
+    people.ctx.hub.on_events.clear()
+    client = people.anonymous()
+    for _ in range(3):
+        assert names(client.get("/api/v1/members?q=a")) == ["ann", "ben", "cat", "dan", "eve"]
+    assert people.ctx.directory.hits >= 2
+
+    abe = people.bearer(people.member("abe", display_name="Abe Adams"))
+    assert names(client.get("/api/v1/members?q=a"))[:2] == ["abe", "ann"]
+
+    answer = abe.patch("/api/v1/members/abe", json={"display_name": "Zack Adams"})
+    assert answer.status_code == 200
+    assert names(client.get("/api/v1/members?q=a"))[-2:] == ["eve", "abe"]
+    assert "Zack Adams" in client.get("/members?q=a").text
+
+    assert abe.patch("/api/v1/members/abe", json={"listed": False}).status_code == 200
+    answer = client.get("/api/v1/members?q=a")
+    assert "abe" not in names(answer) and answer.json()["total"] == 5
+
+
+def test_profile_edits_read_from_the_log_empty_the_kept_pages(people):
+    """The hub hears other processes' profile edits; that empties the directory's cache
+    (on PostgreSQL an edit's event can commit after a newer one was read)."""
+    client = people.anonymous()
+    client.get("/api/v1/members")
+    client.get("/api/v1/members")
+    assert len(people.ctx.directory) == 1
+    for listener in people.ctx.hub.on_events:
+        listener([Event(type="post.created")])
+    assert len(people.ctx.directory) == 1
+    for listener in people.ctx.hub.on_events:
+        listener([Event(type="member.updated")])
+    assert len(people.ctx.directory) == 0
