@@ -97,7 +97,7 @@ async def home(request: Request) -> Response:
         )
         featured, total = await communities.list_communities(session, current, per_page=8)
         latest = await boards_reading.latest_discussions(session, current, limit=10)
-        feed = await network_routes.home_extras(session, current)
+        feed = await network_routes.home_extras(session, current, count=False)
     return await render(
         request,
         "home.html",

@@ -122,18 +122,23 @@ def _activity(viewer: Viewer, who) -> object:
 
 
 async def _page(
-    session: AsyncSession, activity, *, page: int, per_page: int
+    session: AsyncSession, activity, *, page: int, per_page: int, count: bool = True
 ) -> tuple[list[FeedItem], int]:
-    total = await session.scalar(select(func.count()).select_from(activity))
+    """A page of the activity and how many there are in all; with `count=False` (no
+    counting every activity), a lower bound that is more than the page shows if more follow."""
+    offset = (page - 1) * per_page
+    total = await session.scalar(select(func.count()).select_from(activity)) if count else None
     rows = (
         await session.execute(
             select(activity)
             .order_by(activity.c.at.desc(), activity.c.item_id.desc(), activity.c.kind)
-            .offset((page - 1) * per_page)
-            .limit(per_page)
+            .offset(offset)
+            .limit(per_page if count else per_page + 1)
         )
     ).all()
-    return await _load(session, rows), total or 0
+    if total is None:
+        total = offset + len(rows)
+    return await _load(session, rows[:per_page]), total or 0
 
 
 async def _load(session: AsyncSession, rows) -> list[FeedItem]:
@@ -209,11 +214,17 @@ async def profile_activity(
 
 
 async def home_feed(
-    session: AsyncSession, viewer: Viewer, *, page: int = 1, per_page: int = PER_PAGE
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+    count: bool = True,
 ) -> tuple[list[FeedItem], int]:
     """What the viewer's contacts did and what happened in the viewer's communities.
 
-    Not the viewer's own doings, and nothing by members blocked either way.
+    Not the viewer's own doings, and nothing by members blocked either way. With
+    `count=False` the total is only a lower bound (see _page): enough for "Older activity".
     """
     if not viewer.signed_in:
         return [], 0
@@ -236,4 +247,4 @@ async def home_feed(
             or_(*network),
         )
 
-    return await _page(session, _activity(viewer, who), page=page, per_page=per_page)
+    return await _page(session, _activity(viewer, who), page=page, per_page=per_page, count=count)

@@ -48,11 +48,12 @@ async def profile_extras(session, current: Viewer, user: User, *, page: int = 1)
     }
 
 
-async def home_extras(session, current: Viewer, *, page: int = 1) -> dict:
-    """For the home page: the feed "From your network and communities" (live: `feed.item`)."""
+async def home_extras(session, current: Viewer, *, page: int = 1, count: bool = True) -> dict:
+    """For the home page: the feed "From your network and communities" (live: `feed.item`).
+    The home page shows no page count, so it asks for `count=False`."""
     if not current.signed_in:
         return {"feed": [], "feed_total": 0}
-    items, total = await feeds.home_feed(session, current, page=page)
+    items, total = await feeds.home_feed(session, current, page=page, count=count)
     return {
         "feed": items,
         "feed_total": total,
@@ -171,7 +172,7 @@ async def feed_fragment(request: Request) -> Response:
     if not current.signed_in:
         return Response(status_code=204)
     async with ctx(request).db.read() as session:
-        items, _ = await feeds.home_feed(session, current)
+        items, _ = await feeds.home_feed(session, current, count=False)
     return await render(request, "network/_feed_fragment.html", {"items": items})
 
 

@@ -134,7 +134,6 @@ def test_a_private_field_cannot_be_used_to_find_someone(people):
     assert "cat2" not in names(client.get("/api/v1/members?organization=state"))
 
 
-
 def test_kept_pages_of_the_directory_follow_every_change(people):
     """A directory page is read once and kept for everyone; a sign-up, a rename or an
     unlisting shows to the very next request all the same, before the hub hears of it."""

@@ -139,6 +139,21 @@ def test_home_feed_pages_and_its_html(site, root, alice, bob):
     assert site.anonymous().get("/feed", follow_redirects=False).status_code == 303
 
 
+def test_home_page_offers_older_activity_only_when_there_is_more(site, root, alice, bob):
+    """The home page does not count the whole feed: it looks one item past its twenty."""
+    community_with(site, root, "cataloging", alice, bob)
+    b, a = site.bearer(bob), site.signed_in(alice)
+    already = a.get("/api/v1/feed").json()["total"]
+    for n in range(20 - already):
+        thread(b, "cataloging", f"Topic {n}")
+    assert a.get("/api/v1/feed").json()["total"] == 20
+    home = a.get("/").text
+    assert "Topic 0" in home and 'href="/feed?page=2"' not in home
+    thread(b, "cataloging", "One more")
+    home = a.get("/").text
+    assert "One more" in home and 'href="/feed?page=2"' in home
+
+
 def test_held_hidden_and_deleted_items_never_appear(site, root, alice, bob):
     community_with(site, root, "strict", alice, bob, moderation="all")
     a, b = site.bearer(alice), site.bearer(bob)
