@@ -256,6 +256,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await context.workers.start()
             context.search.indexer.start()
         await context.search.startup_check()
+        context.search.start_processes()
         try:
             yield
         finally:

@@ -73,7 +73,7 @@ def _bound_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _exit_with_parent() -> None:
+def exit_with_parent() -> None:
     """Ask Linux to send this process SIGTERM when its parent dies (kill -9 included)."""
     with contextlib.suppress(Exception):
         import ctypes
@@ -87,7 +87,7 @@ def _worker_main(options: dict[str, Any]) -> None:
     """One worker process: its own SO_REUSEPORT socket, one uvicorn server."""
     import uvicorn
 
-    _exit_with_parent()
+    exit_with_parent()
     config = uvicorn.Config(APP, factory=True, **options)
     config.configure_logging()
     sock = _bound_socket(options["host"], options["port"])

@@ -105,6 +105,12 @@ class Settings:
         "Memory per server process for what every reader of a thread or board page shares "
         "(its posts or threads), kept until anything is written (0 turns it off).",
     )
+    search_processes: int = _setting(
+        "CONNECT_SEARCH_PROCESSES",
+        1,
+        "Processes per server process that run search queries, off its event loop and GIL "
+        "(each keeps its own index caches); 0 runs them in threads of the server process.",
+    )
     log_level: str = _setting("CONNECT_LOG_LEVEL", "info", "debug, info, warning or error.")
 
     @classmethod

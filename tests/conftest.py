@@ -118,6 +118,8 @@ def settings(tmp_path, database_url) -> Settings:
         secret_key="test-secret-key-" + "x" * 32,
         base_url=BASE_URL,
         run_workers=False,
+        # Queries in threads here; tests/search/test_processes.py runs them in processes.
+        search_processes=0,
     )
 
 
@@ -233,6 +235,20 @@ def csrf_from(html: str) -> str:
     match = CSRF_RE.search(html)
     assert match, "page has no CSRF token"
     return match.group(1)
+
+
+def children_of(pid: int) -> list[int]:
+    """The live processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
 
 
 def error_code(response) -> str:

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from connect.app import create_app
 from connect.settings import Settings
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, children_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -177,19 +177,6 @@ def test_serve_starts_and_leads_an_empty_site_to_setup(tmp_path):
     assert server.returncode is not None
 
 
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue  # gone meanwhile
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 def call(port: int, method: str, path: str, body: dict | None = None, token: str = ""):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     headers = {"content-type": "application/json"}
@@ -203,6 +190,13 @@ def call(port: int, method: str, path: str, body: dict | None = None, token: str
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def _cmdline(pid: int) -> bytes | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+
+
 def test_serve_runs_the_workers_in_a_process_that_goes_when_it_goes(tmp_path):
     data = tmp_path / "var"
     assert connect(data, "migrate").returncode == 0
@@ -226,9 +220,13 @@ def test_serve_runs_the_workers_in_a_process_that_goes_when_it_goes(tmp_path):
             except OSError:
                 assert time.monotonic() < deadline, "the server did not start in 30 s"
                 time.sleep(0.1)
-        workers = children_of(server.pid)
-        assert len(workers) == 1
-        assert b"worker" in Path(f"/proc/{workers[0]}/cmdline").read_bytes()
+        helpers = {
+            pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children_of(server.pid)
+        }
+        workers = [pid for pid, cmdline in helpers.items() if b"connect.cli\x00worker" in cmdline]
+        assert len(workers) == 1, helpers
+        # The search process (and multiprocessing's resource tracker beside it).
+        assert any(b"multiprocessing.spawn" in cmdline for cmdline in helpers.values()), helpers
 
         # The worker process indexes what the server writes: a new thread becomes findable.
         login = {"login": "root", "password": PASSWORD}
@@ -246,15 +244,12 @@ def test_serve_runs_the_workers_in_a_process_that_goes_when_it_goes(tmp_path):
             assert time.monotonic() < deadline, f"not searchable after 30 s: {status} {found}"
             time.sleep(0.2)
 
-        # However the server ends, its worker does not outlive it.
+        # However the server ends, its worker and search process do not outlive it.
         server.kill()
         server.wait(timeout=15)
         deadline = time.monotonic() + 15
-        while (
-            Path(f"/proc/{workers[0]}").exists()
-            and b"worker" in Path(f"/proc/{workers[0]}/cmdline").read_bytes()
-        ):
-            assert time.monotonic() < deadline, "the worker outlived the server"
+        while left := [p for p, c in helpers.items() if _cmdline(p) == c]:
+            assert time.monotonic() < deadline, f"outlived the server: {left}"
             time.sleep(0.1)
     finally:
         if server.poll() is None:

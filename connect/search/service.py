@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC
 
@@ -16,6 +17,7 @@ from connect import permissions
 from connect.communities.models import Community
 from connect.errors import Unavailable
 from connect.permissions import Viewer
+from connect.search import processes
 from connect.search import query as q
 from connect.search.engine import Access, Engine, Plan
 from connect.search.indexer import Indexer
@@ -107,7 +109,25 @@ class SearchService:
         self.store = IndexStore(context.settings.path("index"))
         self.engine = Engine(self.store)
         self.indexer = Indexer(context, self.store)
-        self._threads: ThreadPoolExecutor | None = None
+        self.processes = context.settings.search_processes
+        self._executor: Executor | None = None
+
+    def _runner(self) -> Executor:
+        if self._executor is None:
+            if self.processes > 0:
+                self._executor = processes.pool(self.store.root, self.processes)
+            else:
+                self._executor = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="search")
+        return self._executor
+
+    def start_processes(self) -> None:
+        """Start the search processes in the background now (about a second) rather than at
+        the first query; a query that comes first waits for them the same."""
+        if self.processes > 0 and self._executor is None:
+            loop = asyncio.get_running_loop()
+            runner = self._runner()
+            for _ in range(self.processes):
+                loop.run_in_executor(runner, processes.ready)
 
     async def startup_check(self) -> str | None:
         """Find a missing, corrupt or outdated index at start; the indexer rebuilds it."""
@@ -174,11 +194,24 @@ class SearchService:
         return answer
 
     async def _run(self, plan: Plan):
-        if self._threads is None:
-            self._threads = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="search")
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._threads, self.engine.run, plan)
+            if self.processes <= 0:
+                return await loop.run_in_executor(self._runner(), self.engine.run, plan)
+            for attempt in (1, 2):
+                runner = self._runner()
+                try:
+                    return await loop.run_in_executor(
+                        runner, processes.run, plan, self.store.version
+                    )
+                except BrokenProcessPool:
+                    # A search process died (killed, out of memory): the index is not to
+                    # blame. New processes get one more try.
+                    log.error("a search process died; starting new ones (try %d)", attempt)
+                    if self._executor is runner:
+                        self._executor = None
+                    runner.shutdown(wait=False, cancel_futures=True)
+            raise Unavailable("Search was interrupted. Try again.", code="search_unavailable")
         except IndexUnavailable as exc:
             log.warning("search unavailable: %s", exc)
             self._repair()
@@ -217,6 +250,7 @@ class SearchService:
 
     async def close(self) -> None:
         await self.indexer.stop()
-        threads, self._threads = self._threads, None
-        if threads is not None:
-            threads.shutdown(wait=False, cancel_futures=True)
+        runner, self._executor = self._executor, None
+        if runner is not None:
+            # Waited for (queries are short) so that search processes exit cleanly.
+            await asyncio.to_thread(runner.shutdown, wait=True, cancel_futures=True)

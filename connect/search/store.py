@@ -166,6 +166,16 @@ class IndexStore:
         """Called after a commit in this process, so that searchers refresh at once."""
         self._version += 1
 
+    @property
+    def version(self) -> int:
+        """Bumped by each commit and swap made through this store."""
+        return self._version
+
+    def follow(self, version: int) -> None:
+        """In a search process: take the server's version, so that its commits and swaps
+        refresh this process's searcher at once too."""
+        self._version = version
+
     def searcher(self):
         """This thread's searcher on the current index, refreshed after commits and swaps."""
         local = self._local

@@ -11,8 +11,18 @@ import time
 
 import pytest
 
+from tests.conftest import children_of
 from tests.faults.checks import database_problems, missing_posts, quick_check
-from tests.faults.processes import PostingOutcome, median, new_thread, post_until, report, sign_in
+from tests.faults.processes import (
+    PostingOutcome,
+    alive,
+    median,
+    new_thread,
+    post_until,
+    report,
+    sign_in,
+    wait_for,
+)
 
 # Bounded by its cycle count and every wait in it; the default per-test timeout (300 s) is
 # too tight for a busy shared machine, not for a hang.
@@ -24,9 +34,12 @@ POSTING_SECONDS = (0.6, 1.4)  # after the first acknowledged post, killed at a r
 FIRST_POST_LIMIT = 30.0
 
 
-async def _post_then_kill(server, token: str, thread_id: int, outcome: PostingOutcome) -> float:
-    """Post from CLIENTS connections; SIGKILL the server mid-stream. Returns the seconds from
-    the server's start to its first acknowledged post."""
+async def _post_then_kill(
+    server, token: str, thread_id: int, outcome: PostingOutcome, helpers: list[int]
+) -> float:
+    """Post from CLIENTS connections; SIGKILL the server mid-stream, noting its child
+    processes in `helpers`. Returns the seconds from the server's start to its first
+    acknowledged post."""
     stop = asyncio.Event()
     before = len(outcome.acknowledged)
     posting = asyncio.create_task(
@@ -37,6 +50,7 @@ async def _post_then_kill(server, token: str, thread_id: int, outcome: PostingOu
         await asyncio.sleep(0.02)  # noqa: ASYNC110  (polling another task's list)
         waited += 0.02
     await asyncio.sleep(random.uniform(*POSTING_SECONDS))
+    helpers.extend(children_of(server.pid))
     os.kill(server.pid, signal.SIGKILL)  # requests are in flight right now
     stop.set()
     await asyncio.wait_for(posting, timeout=30)
@@ -55,14 +69,20 @@ def test_kill_9_of_the_server_loses_no_acknowledged_post(deployment, processes):
     server.kill()
 
     outcome = PostingOutcome()
-    ready_seconds, first_post_seconds = [], []
+    ready_seconds, first_post_seconds, helpers = [], [], []
     for cycle in range(CYCLES):
         ready_seconds.append(server.start())
-        first_post_seconds.append(asyncio.run(_post_then_kill(server, token, thread_id, outcome)))
+        first_post_seconds.append(
+            asyncio.run(_post_then_kill(server, token, thread_id, outcome, helpers))
+        )
         server.popen.wait(timeout=15)
         assert not outcome.bad_statuses, (cycle, outcome.bad_statuses[:5], server.log_tail())
         problem = quick_check(deployment.database_url)
         assert not problem, (cycle, problem)
+
+    # Its `connect worker` and search processes go with it.
+    assert len(helpers) >= 2 * CYCLES, helpers
+    wait_for(lambda: not any(alive(p) for p in helpers), 20, what="the helpers to go")
 
     lost = missing_posts(deployment.database_url, outcome.acknowledged)
     problems = database_problems(deployment.database_url, outcome.acknowledged)
