@@ -36,6 +36,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 from whoosh import index as whoosh_index
+from whoosh.writing import MERGE_SMALL
 
 from connect import events
 from connect.db import utcnow
@@ -77,6 +78,19 @@ def keys_for(event: Event) -> set[str]:
     if kind == "community" and subject:
         return {f"community:{subject}"}
     return set()
+
+
+def largest_first(writer, segments: list) -> list:
+    """Whoosh's MERGE_SMALL, with the segments it keeps listed largest first.
+
+    MERGE_SMALL lists what it keeps smallest first, so every merge of small segments moved
+    the big ones (the rebuilt index, 150,000 documents) to new document numbers. Searchers
+    keep what they read from each segment under its first document number
+    (connect.search.engine): each merge, a few times a minute under load, made every
+    search process read the whole index again. Largest first, a segment's first number
+    changes only when a larger one comes or goes (each segment's size is fixed)."""
+    kept = MERGE_SMALL(writer, segments)
+    return sorted(kept, key=lambda segment: -segment.doc_count_all())
 
 
 @dataclass
@@ -255,7 +269,7 @@ class Indexer:
                         writer.delete_by_term("key", key)
                     else:
                         writer.update_document(**doc)
-                writer.commit()
+                writer.commit(mergetype=largest_first)
             except LeaseLost:
                 writer.cancel()
                 raise

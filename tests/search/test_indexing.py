@@ -21,3 +21,28 @@ def test_threads_posts_members_and_communities_are_found(site, admin, alice, bob
     assert ids(search(anyone, "record"), "thread") == {t["id"]}  # stemming: records
     assert ids(search(anyone, "archivist"), "member") == {alice.id}  # display name
     assert ids(search(anyone, "metadata"), "community")
+
+
+def test_many_small_commits_keep_the_largest_segments_first(site, admin, alice):
+    """Searchers keep what they read of each segment under its first document number: a
+    merge of small segments must not give the large ones new numbers (every search process
+    would read the whole index again). And nothing merged is lost."""
+    owner = site.signed_in(admin)
+    (a,) = community(site, owner, "cataloging", alice)
+    t = thread(a, "cataloging", "Segments", "The first post.")
+    posted, merges, largest, previous = [], 0, None, 0
+    for n in range(12):
+        posted += [reply(a, t["id"], f"Reply {n}-{k} on shelving.")["id"] for k in range(n + 1)]
+        site.drain()
+        with site.ctx.search.store.open_index().reader() as reader:
+            segments = [
+                (r.segment().segment_id(), r.doc_count_all()) for r, _ in reader.leaf_readers()
+            ]
+        sizes = [size for _, size in segments[:-1]]  # the last one is this commit's own
+        assert sizes == sorted(sizes, reverse=True), segments
+        if largest is not None and segments[0][1] <= largest[1]:
+            assert segments[0] == largest, "the largest segment moved"
+        merges += largest is not None and len(segments) < previous
+        largest, previous = segments[0], len(segments)
+    assert merges >= 2, "no merge happened: the test proves nothing"
+    assert ids(search(site.anonymous(), "shelving", per_page=100), "post") == set(posted)
