@@ -468,10 +468,16 @@ class Engine:
         if getattr(local, "searcher", None) is not searcher:
             local.view = View(self, searcher, self.store.current_name() or "")
             local.searcher = searcher
-            self._forget_old_leaves()
+            self._forget_old_leaves(local.view)
         return local.view
 
-    def _forget_old_leaves(self) -> None:
+    def _forget_old_leaves(self, view: View) -> None:
+        """Drop the oldest segments' data past 64, but never the new view's: the big
+        segments were read first and outlive hundreds of small ones."""
+        for _, _, key in view.leaves:
+            leaf = self.leaves.pop(key, None)
+            if leaf is not None:
+                self.leaves[key] = leaf  # newest last
         if len(self.leaves) > 64:  # segments merged away long ago
             for key in list(self.leaves)[: len(self.leaves) - 64]:
                 self.leaves.pop(key, None)

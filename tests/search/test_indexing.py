@@ -1,5 +1,9 @@
 """Indexing through the event log: create, edit, delete, move between statuses."""
 
+from types import SimpleNamespace
+
+from connect.search.engine import Engine
+from connect.search.store import IndexStore
 from tests.search.helpers import community, ids, reply, search, thread
 
 
@@ -46,3 +50,16 @@ def test_many_small_commits_keep_the_largest_segments_first(site, admin, alice):
         largest, previous = segments[0], len(segments)
     assert merges >= 2, "no merge happened: the test proves nothing"
     assert ids(search(site.anonymous(), "shelving", per_page=100), "post") == set(posted)
+
+
+def test_a_searcher_keeps_its_big_segments_read_however_many_small_ones_came(tmp_path):
+    """What was read of each segment is kept for the 64 most recently used: the big
+    segments, read first, must not be the ones dropped when small ones come and go."""
+    engine = Engine(IndexStore(tmp_path))
+    big_key = ("index-1", "big", 0)
+    engine.leaves[big_key] = big = object()
+    for n in range(100):
+        engine.leaves[("index-1", f"small-{n}", 1000 + n)] = object()
+    engine._forget_old_leaves(SimpleNamespace(leaves=[(None, 0, big_key)]))
+    assert engine.leaves.get(big_key) is big
+    assert len(engine.leaves) == 64
