@@ -15,6 +15,7 @@ made by the server's own indexer is seen by the very next query.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -31,13 +32,15 @@ def pool(root: Path, processes: int) -> ProcessPoolExecutor:
         processes,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start,
-        initargs=(str(root),),
+        initargs=(str(root), os.getpid()),
     )
 
 
-def _start(root: str) -> None:
+def _start(root: str, server_pid: int) -> None:
     global _engine
     exit_with_parent()  # a server killed with -9 leaves no search process behind
+    if os.getppid() != server_pid:
+        os._exit(0)  # it was killed while this process started, before the line above
     _engine = Engine(IndexStore(Path(root)))
 
 
