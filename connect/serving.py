@@ -73,21 +73,24 @@ def _bound_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def exit_with_parent() -> None:
-    """Ask Linux to send this process SIGTERM when its parent dies (kill -9 included)."""
+def exit_with_parent(parent: int) -> None:
+    """Ask Linux to send this process SIGTERM when its parent dies (kill -9 included); exit
+    now if the parent (pid `parent`) already died while this process was starting."""
     with contextlib.suppress(Exception):
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
         pr_set_pdeathsig = 1
         libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:
+        os._exit(0)
 
 
-def _worker_main(options: dict[str, Any]) -> None:
+def _worker_main(options: dict[str, Any], parent: int) -> None:
     """One worker process: its own SO_REUSEPORT socket, one uvicorn server."""
     import uvicorn
 
-    exit_with_parent()
+    exit_with_parent(parent)
     config = uvicorn.Config(APP, factory=True, **options)
     config.configure_logging()
     sock = _bound_socket(options["host"], options["port"])
@@ -130,7 +133,7 @@ class Supervisor:
 
     def _start(self) -> multiprocessing.process.BaseProcess:
         process = multiprocessing.get_context("spawn").Process(
-            target=_worker_main, args=(self.options,), name="connect-server"
+            target=_worker_main, args=(self.options, os.getpid()), name="connect-server"
         )
         process.start()
         self.processes.append(process)

@@ -38,9 +38,7 @@ def pool(root: Path, processes: int) -> ProcessPoolExecutor:
 
 def _start(root: str, server_pid: int) -> None:
     global _engine
-    exit_with_parent()  # a server killed with -9 leaves no search process behind
-    if os.getppid() != server_pid:
-        os._exit(0)  # it was killed while this process started, before the line above
+    exit_with_parent(server_pid)  # a server killed with -9 leaves no search process behind
     _engine = Engine(IndexStore(Path(root)))
 
 
