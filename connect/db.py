@@ -176,6 +176,10 @@ INLINE_WRITE_BUSY_TIMEOUT_MS = 20
 WRITE_LOCK_WAIT_S = 10.0
 
 
+def _casefold(text):
+    return text.casefold() if isinstance(text, str) else text
+
+
 def make_engine(
     url: str, *, inline: bool = False, read_only: bool = False, **kwargs
 ) -> AsyncEngine:
@@ -202,6 +206,8 @@ def make_engine(
             # pysqlite's own transaction handling is off so that BEGIN is ours to send.
             if dbapi_connection.isolation_level is not None:
                 dbapi_connection.isolation_level = None
+            # casefold(x): Unicode case folding, which SQLite's own lower() does not do.
+            dbapi_connection.create_function("casefold", 1, _casefold, deterministic=True)
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")

@@ -272,6 +272,18 @@ def _order(sort: str, name) -> tuple:
     return order
 
 
+def _like_any_case(session: AsyncSession, column, text: str):
+    """SQL: `column` contains `text`, in any case. SQLite's LIKE ignores ASCII case by
+    itself, and its lower() folds nothing else (no "Ørsted" for "ørsted"): text with other
+    letters is matched with casefold() (connect.db), a Python call per row, ~1.5 times the
+    scan. PostgreSQL's lower() folds all of Unicode."""
+    if session.bind is None or session.bind.dialect.name != "sqlite":
+        return func.lower(column).like(contains_pattern(text.lower()[:100]), escape="\\")
+    if text.isascii():
+        return column.like(contains_pattern(text.lower()[:100]), escape="\\")
+    return func.casefold(column).like(contains_pattern(text.casefold()[:100]), escape="\\")
+
+
 async def _matches(
     session: AsyncSession, q: str, organization: str, location: str, interest: str, sort: str
 ) -> tuple[int, ...]:
@@ -279,11 +291,11 @@ async def _matches(
     scan of the members, the matches sorted (a page of a common name is a slice of it)."""
     query = select(User.id).join(Profile).where(Profile.listed.is_(True))
     if q.strip():
-        like = contains_pattern(q.strip().lower()[:100])
         query = query.where(
             or_(
-                func.lower(User.username).like(like, escape="\\"),
-                func.lower(User.display_name).like(like, escape="\\"),
+                # Usernames are lowercase ASCII (accounts.USERNAME_RE): nothing to fold.
+                User.username.like(contains_pattern(q.strip().lower()[:100]), escape="\\"),
+                _like_any_case(session, User.display_name, q.strip()),
             )
         )
     for column, name, value in (
@@ -291,10 +303,9 @@ async def _matches(
         (Profile.location, "location", location),
     ):
         if value.strip():
-            like = contains_pattern(value.strip().lower()[:100])
             # A hidden field must not be searchable by outsiders.
             query = query.where(
-                func.lower(column).like(like, escape="\\"),
+                _like_any_case(session, column, value.strip()),
                 public_field_clause(name),
             )
     if interest.strip():

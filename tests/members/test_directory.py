@@ -49,6 +49,15 @@ def test_filter_by_name_organization_and_location(people):
     assert names(client.get("/api/v1/members?organization=riverside")) == ["ann", "ben"]
     assert names(client.get("/api/v1/members?location=springfield")) == ["ann", "cat"]
     assert names(client.get("/api/v1/members?organization=state&location=spring")) == ["cat"]
+    # Any case, in every field.
+    assert names(client.get("/api/v1/members?organization=RIVERSIDE")) == ["ann", "ben"]
+    assert names(client.get("/api/v1/members?location=SpringField&q=COLE")) == ["cat"]
+    people.member("zoe", display_name="Zoë Ørsted")
+    for q in ("zoë ørsted", "ØRSTED", "Zoë", "rsted"):
+        assert names(client.get("/api/v1/members", params={"q": q})) == ["zoe"], q
+    answer = people.bearer(people.member("ola", display_name="Ola Nordmann"))
+    assert answer.patch("/api/v1/members/ola", json={"location": "Tromsø"}).status_code == 200
+    assert names(client.get("/api/v1/members", params={"location": "TROMSØ"})) == ["ola"]
     answer = client.get("/api/v1/members?q=nobody-like-this")
     assert names(answer) == [] and answer.json()["total"] == 0
     # LIKE wildcards are taken literally.
