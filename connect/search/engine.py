@@ -193,6 +193,8 @@ class View:
         self.leaves = []
         self.deleted: set[int] = set()
         for reader, offset in searcher.ixreader.leaf_readers():
+            if reader.segment() is None:
+                continue  # an index with no segment yet (a new site): nothing to read
             key = (folder, reader.segment().segment_id(), offset)
             self.leaves.append((reader, offset, key))
             if reader.has_deletions():

@@ -149,3 +149,21 @@ def test_reindex_swaps_atomically_while_searches_go_on(site, board, monkeypatch)
     assert old.exists()  # kept for searchers that still had it open
     site.drain()  # the new index replays what happened after its snapshot
     assert ids(search(site.anonymous(), "headings")) == {t["id"], late["id"]}
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+def test_a_new_site_with_an_empty_index_answers_with_no_results(site, processes):
+    site.ctx.search.processes = processes
+    site.call(site.ctx.search.indexer.catch_up)  # makes the index, with nothing to put in it
+    with site.ctx.search.store.open_index().reader() as reader:
+        assert reader.doc_count_all() == 0
+    client = site.anonymous()
+    for q, params in [
+        ("anything", {}),
+        ('"open access" lib*', {"sort": "newest"}),
+        ("", {"type": "post"}),
+        ("author:nobody in:nowhere", {}),
+    ]:
+        answer = search(client, q, **params)
+        assert answer["total"] == 0 and answer["items"] == [], (q, params)
+    assert not site.ctx.search.indexer.suspect
