@@ -6,7 +6,7 @@ import asyncio
 import io
 
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connect import events, permissions
@@ -222,7 +222,8 @@ async def directory(
     per_page: int = 20,
 ) -> tuple[list[User], int]:
     """Listed members, filtered by name, organization, location and interest (public fields
-    only), by name or most complete profile first.
+    only; `q` looks in names, usernames, titles and organizations), by name or most complete
+    profile first.
 
     Which members are listed, and in what order, is the same for every viewer: with a
     `cache` it is kept for the newest of DIRECTORY_EVENTS, read first in this session, so an
@@ -296,6 +297,17 @@ async def _matches(
                 # Usernames are lowercase ASCII (accounts.USERNAME_RE): nothing to fold.
                 User.username.like(contains_pattern(q.strip().lower()[:100]), escape="\\"),
                 _like_any_case(session, User.display_name, q.strip()),
+                # Titles and organizations, where the member shows them to everyone.
+                *(
+                    and_(
+                        _like_any_case(session, column, q.strip()),
+                        public_field_clause(name),
+                    )
+                    for column, name in (
+                        (Profile.title, "title"),
+                        (Profile.organization, "organization"),
+                    )
+                ),
             )
         )
     for column, name, value in (

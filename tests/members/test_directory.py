@@ -178,3 +178,20 @@ def test_profile_edits_read_from_the_log_empty_the_kept_pages(people):
     for listener in people.ctx.hub.on_events:
         listener([Event(type="member.updated")])
     assert len(people.ctx.directory) == 0
+
+
+def test_words_find_public_titles_and_organizations_too(people):
+    client = people.anonymous()
+    # PEOPLE's organizations are public (the default): "q" finds them like names.
+    assert names(client.get("/api/v1/members?q=riverside")) == ["ann", "ben"]
+    quiet = people.bearer(people.member("quinn", display_name="Quinn Q"))
+    answer = quiet.patch(
+        "/api/v1/members/quinn",
+        json={"title": "Archivist", "organization": "Åbo Akademi", "public_fields": ["title"]},
+    )
+    assert answer.status_code == 200
+    assert names(client.get("/api/v1/members?q=ARCHIVIST")) == ["quinn"]
+    # Hidden from everyone, so not searchable by anyone.
+    assert names(client.get("/api/v1/members?q=akademi")) == []
+    quiet.patch("/api/v1/members/quinn", json={"public_fields": ["title", "organization"]})
+    assert names(client.get("/api/v1/members?q=åbo")) == ["quinn"]
