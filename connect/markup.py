@@ -137,6 +137,14 @@ def _excerpt(markdown: str, length: int) -> str:
     return text[: length - 1].rsplit(" ", 1)[0] + "…"
 
 
+def plain_text(html: str) -> str:
+    """The words of sanitized HTML (a post as rendered) without its tags: what readers see,
+    with no Markdown marks stuck to words (`_word_`, `**word**`). The search index holds
+    this, so its snippets show text as read."""
+    text = _unescape(nh3.clean(html, tags=set()))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
 def _unescape(text: str) -> str:
     import html
 

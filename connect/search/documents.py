@@ -17,6 +17,7 @@ from sqlalchemy.orm import raiseload
 from connect.accounts.models import User
 from connect.boards.models import Post, Thread
 from connect.communities.models import Community
+from connect.markup import plain_text
 from connect.members.models import PROFILE_FIELDS, Profile
 from connect.search import library
 from connect.search.schema import NO_COMMUNITY
@@ -82,7 +83,7 @@ def thread_document(thread: Thread, first: Post | None, author: str | None) -> d
         type="thread",
         id=thread.id,
         title=thread.title,
-        body=first.body if first else "",
+        body=plain_text(first.html) if first else "",
         created=thread.created_at,
         community=thread.community_id,
         status=status,
@@ -101,7 +102,7 @@ def post_document(post: Post, thread: Thread, author: str | None) -> dict | None
         type="post",
         id=post.id,
         title="",
-        body=post.body,
+        body=plain_text(post.html),
         created=post.created_at,
         community=post.community_id,
         status=status,

@@ -63,3 +63,27 @@ def test_a_searcher_keeps_its_big_segments_read_however_many_small_ones_came(tmp
     engine._forget_old_leaves(SimpleNamespace(leaves=[(None, 0, big_key)]))
     assert engine.leaves.get(big_key) is big
     assert len(engine.leaves) == 64
+
+
+def test_words_in_markdown_marks_are_found_and_snippets_show_the_text(site, admin, alice):
+    """The index holds posts as readers see them: `_emphasis_`, `**strong**`, links and
+    code are words like any other, and snippets carry no Markdown marks."""
+    owner = site.signed_in(admin)
+    (a,) = community(site, owner, "garden", alice)
+    t = thread(a, "garden", "Companion planting", "How do you handle **tomato blight**?")
+    r = reply(
+        a,
+        t["id"],
+        "I use _marigold companions_ and **basil borders**, `neem` oil, "
+        "see [aphid guide](http://example.org/aphids).",
+    )
+    site.drain()
+    anyone = site.anonymous()
+    for q in ("marigold", "companions", "basil", "borders", "neem", '"marigold companions"'):
+        assert ids(search(anyone, q), "post") == {r["id"]}, q
+    assert ids(search(anyone, "guide"), "post") == {r["id"]}
+    assert ids(search(anyone, "blight"), "thread") == {t["id"]}
+    found = search(anyone, "blight")["items"][0]
+    assert "**" not in found["snippet"] and "<mark>blight</mark>" in found["snippet"]
+    snippet = search(anyone, "basil")["items"][0]["snippet"]
+    assert "_marigold" not in snippet and "<mark>basil</mark> borders" in snippet
