@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import signal
 import subprocess
@@ -27,19 +28,17 @@ STOP_TIMEOUT = 15.0
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with(parent: int):
-    """Run in the child before exec: SIGTERM when the parent goes, however it goes."""
-
-    def arrange() -> None:
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        except (OSError, AttributeError):
-            pass  # not Linux: `connect worker` also stops when its parent is gone
-        if os.getppid() != parent:
-            os._exit(0)  # the parent died before prctl took effect
-
-    return arrange
+def exit_with_parent(parent: int) -> None:
+    """SIGTERM this process when its parent (pid `parent`) goes, however it goes; exit at
+    once if the parent already died while this process was starting. For every process a
+    server starts: this worker, server workers, search processes."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: `connect worker` also stops when its parent is gone
+    if os.getppid() != parent:
+        os._exit(0)  # the parent died before prctl took effect
 
 
 class Companion:
@@ -63,7 +62,7 @@ class Companion:
             self._process = subprocess.Popen(
                 self.command,
                 env=self.env,
-                preexec_fn=_die_with(os.getpid()),
+                preexec_fn=functools.partial(exit_with_parent, os.getpid()),
                 process_group=0,  # Ctrl-C reaches the server, which then stops it
             )
             code = self._process.wait()

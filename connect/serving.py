@@ -22,6 +22,8 @@ import sys
 import time
 from typing import Any
 
+from connect.companion import exit_with_parent
+
 APP = "connect.app:create_app"
 # A worker gets this long to finish its requests after SIGTERM (uvicorn's graceful shutdown),
 # and the supervisor waits a little longer before it kills what is left.
@@ -71,19 +73,6 @@ def _bound_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
-
-
-def exit_with_parent(parent: int) -> None:
-    """Ask Linux to send this process SIGTERM when its parent dies (kill -9 included); exit
-    now if the parent (pid `parent`) already died while this process was starting."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-    if os.getppid() != parent:
-        os._exit(0)
 
 
 def _worker_main(options: dict[str, Any], parent: int) -> None:

@@ -19,9 +19,9 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from connect.companion import exit_with_parent
 from connect.search.engine import Engine, Outcome, Plan
 from connect.search.store import IndexStore
-from connect.serving import exit_with_parent
 
 _engine: Engine | None = None  # in a search process: its engine on the index folder
 
