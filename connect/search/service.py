@@ -212,6 +212,8 @@ class SearchService:
                         self._executor = None
                     runner.shutdown(wait=False, cancel_futures=True)
             raise Unavailable("Search was interrupted. Try again.", code="search_unavailable")
+        except Unavailable:
+            raise  # search processes that keep dying: not the index's fault
         except IndexUnavailable as exc:
             log.warning("search unavailable: %s", exc)
             self._repair()

@@ -2,13 +2,16 @@
 same answers as in threads, what was just indexed found at once, private things still
 private, and a broken index or a dead search process answered with 503 and then recovered."""
 
+import multiprocessing
 import os
 import shutil
 import signal
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
 import pytest
 
+from connect.search import processes
 from tests.conftest import error_code
 from tests.search.helpers import community, ids, reply, search, thread
 
@@ -63,4 +66,23 @@ def test_a_search_process_that_dies_is_replaced_and_the_query_answered(site, boa
     assert ids(search(site.anonymous(), "headings")) == {boards[2]["id"]}
     assert set(search_process_pids(site)).isdisjoint(before)
     # The index was not to blame: it is kept.
+    assert not site.ctx.search.indexer.suspect
+
+
+def test_search_processes_that_keep_dying_answer_503_and_leave_the_index_alone(
+    site, boards, monkeypatch
+):
+    # Every new search process exits as it starts: it is told its server is another one.
+    def doomed(root, count):
+        spawn = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(
+            count, mp_context=spawn, initializer=processes._start, initargs=(str(root), 1)
+        )
+
+    monkeypatch.setattr(processes, "pool", doomed)
+    for pid in search_process_pids(site):
+        os.kill(pid, signal.SIGKILL)
+    answer = site.anonymous().get("/api/v1/search", params={"q": "headings"})
+    assert answer.status_code == 503 and error_code(answer) == "search_unavailable"
+    assert "interrupted" in answer.json()["error"]["message"]
     assert not site.ctx.search.indexer.suspect
