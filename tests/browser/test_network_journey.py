@@ -168,7 +168,7 @@ def test_connect_reply_privately_and_talk_live(new_context, live_server, check_a
     # On Boris's inbox, without a reload: the conversation, the count, the announcement.
     row = boris.get_by_role("link", name=TITLE)
     expect(row, "the new conversation did not appear live").to_be_visible(timeout=LIVE_WAIT_MS)
-    expect(boris.get_by_text("1 unread")).to_be_visible()
+    expect(boris.get_by_text("1 unread", exact=True)).to_be_visible()  # not the bell
     expect(messages_count(boris)).to_have_text("1")
     expect(announcer(boris)).to_have_text(f"New message from {ALICE['display_name']}")
     assert navigations(boris) == 1
