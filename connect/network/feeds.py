@@ -142,17 +142,33 @@ async def _page(
 
 
 async def _load(session: AsyncSession, rows) -> list[FeedItem]:
-    """The rows' threads, posts, entries, members and communities, a few queries in all."""
-    ids: dict[str, list[int]] = defaultdict(list)
+    """The rows' members and communities, and of their threads, replies and entries only
+    what the feed shows (titles and the text to excerpt): a few narrow queries in all."""
+    ids: dict[str, set[int]] = defaultdict(set)
     for r in rows:
-        ids[r.kind].append(r.item_id)
+        ids[r.kind].add(r.item_id)
     users = await _by_id(session, User, {r.actor_id for r in rows})
     communities = await _by_id(session, Community, {r.community_id for r in rows})
-    threads = await _by_id(session, Thread, set(ids["thread"]))
-    first_posts = await _by_id(session, Post, {t.first_post_id for t in threads.values()})
-    replies = await _by_id(session, Post, set(ids["reply"]))
-    reply_threads = await _by_id(session, Thread, {p.thread_id for p in replies.values()})
-    entries = await _by_id(session, Entry, set(ids["entry"]))
+    # (title, Markdown to excerpt) of each item; a reply's title is its thread's.
+    threads = await _described(
+        session,
+        select(Thread.id, Thread.title, Post.body)
+        .outerjoin(Post, Post.id == Thread.first_post_id)
+        .where(Thread.id.in_(ids["thread"])),
+        ids["thread"],
+    )
+    replies = await _described(
+        session,
+        select(Post.id, Thread.title, Post.body)
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(Post.id.in_(ids["reply"])),
+        ids["reply"],
+    )
+    entries = await _described(
+        session,
+        select(Entry.id, Entry.title, Entry.description).where(Entry.id.in_(ids["entry"])),
+        ids["entry"],
+    )
     items = []
     for r in rows:
         community, actor = communities.get(r.community_id), users.get(r.actor_id)
@@ -160,17 +176,14 @@ async def _load(session: AsyncSession, rows) -> list[FeedItem]:
             continue  # deleted since the page was counted
         described = None  # (title, url, Markdown to excerpt)
         if r.kind == "thread" and r.item_id in threads:
-            thread = threads[r.item_id]
-            first = first_posts.get(thread.first_post_id)
-            described = (thread.title, f"/threads/{thread.id}", first.body if first else "")
+            title, text = threads[r.item_id]
+            described = (title, f"/threads/{r.item_id}", text or "")
         elif r.kind == "reply" and r.item_id in replies:
-            post = replies[r.item_id]
-            thread = reply_threads.get(post.thread_id)
-            described = (thread.title if thread else "", f"/posts/{post.id}", post.body)
+            title, text = replies[r.item_id]
+            described = (title, f"/posts/{r.item_id}", text)
         elif r.kind == "entry" and r.item_id in entries:
-            entry = entries[r.item_id]
-            url = f"/c/{community.slug}/library/{entry.id}"
-            described = (entry.title, url, entry.description)
+            title, text = entries[r.item_id]
+            described = (title, f"/c/{community.slug}/library/{r.item_id}", text)
         elif r.kind == "joined":
             described = (community.name, f"/c/{community.slug}", "")
         if described is None:
@@ -197,6 +210,13 @@ async def _by_id(session: AsyncSession, model, ids: set) -> dict:
         return {}
     rows = await session.execute(select(model).where(model.id.in_(ids)))
     return {obj.id: obj for obj in rows.scalars().unique()}
+
+
+async def _described(session: AsyncSession, query, ids: set[int]) -> dict[int, tuple]:
+    """{id: (title, text)} from `query`'s (id, title, text) rows; no query for no ids."""
+    if not ids:
+        return {}
+    return {row[0]: (row[1], row[2]) for row in await session.execute(query)}
 
 
 # The two feeds ----------------------------------------------------------------------------
