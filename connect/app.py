@@ -34,6 +34,7 @@ from connect.live import routes as live_routes
 from connect.live.broadcast import Broadcast, make_broadcast
 from connect.live.hub import Hub
 from connect.members import routes as members_routes
+from connect.members.directory import DirectoryIndex
 from connect.members.service import DIRECTORY_EVENTS, avatar_url
 from connect.messages import routes as messages_routes
 from connect.moderation import routes as moderation_routes
@@ -82,6 +83,7 @@ class Context:
     posts: PostCache = field(default_factory=lambda: PostCache(0))
     reads: ReadCache = field(default_factory=lambda: ReadCache(0))
     directory: ReadCache = field(default_factory=lambda: ReadCache(0))
+    directory_index: DirectoryIndex | None = None
     image_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
 
@@ -222,6 +224,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Member ids only (a filter's matches: ~40 bytes each); profile edits come with an
         # event, so the age limit is only a backstop.
         directory=ReadCache(32 * 1024 * 1024, max_age=300),
+        # Every listed member's searchable text (~15 MB for 50,000 members).
+        directory_index=DirectoryIndex(),
     )
     context.search = SearchService(context)
 
@@ -248,6 +252,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             context.reads.clear()
             if any(event.type in DIRECTORY_EVENTS for event in batch):
                 context.directory.clear()
+                if context.directory_index is not None:
+                    context.directory_index.clear()
 
         context.hub.on_events.append(heard)
         await context.hub.start()

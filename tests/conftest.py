@@ -12,6 +12,7 @@ import pytest
 from argon2 import PasswordHasher
 from starlette.testclient import TestClient
 
+from connect import events
 from connect.accounts import service as accounts
 from connect.app import create_app
 from connect.db import make_engine
@@ -162,6 +163,21 @@ class Site:
             return await fn(*args, **kwargs)
 
         return self.client.portal.call(run)
+
+    def hub_caught_up(self) -> None:
+        """Wait until the live hub has read every event: its reading empties the caches,
+        which would otherwise happen at some moment between the requests a test counts."""
+
+        async def wait() -> None:
+            async with self.ctx.db.read() as session:
+                newest = await events.latest_id(session)
+            for _ in range(500):
+                if self.ctx.hub.cursor >= newest:
+                    return
+                await asyncio.sleep(0.01)
+            raise AssertionError("the live hub did not catch up in 5 s")
+
+        self.call(wait)
 
     def member(self, username: str, *, role: str = "member", **fields) -> Member:
         user = self.call(

@@ -13,6 +13,7 @@ from connect import events, permissions
 from connect.accounts.models import User
 from connect.db import contains_pattern
 from connect.errors import Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
+from connect.members.directory import DIRECTORY_EVENTS, DirectoryIndex
 from connect.members.models import PROFILE_FIELDS, Profile, interest_clause, public_field_clause
 from connect.moderation import audit
 from connect.network import completeness
@@ -202,9 +203,6 @@ async def prepare_avatar(context, data: bytes) -> str:
     return blob.sha256
 
 
-# Which members the directory lists, and everything it filters and sorts on, changes only
-# with these events (sign-ups and profile edits, which include the listed flag).
-DIRECTORY_EVENTS = ("member.created", "member.updated")
 _DIRECTORY_VERSION = events.latest_of(DIRECTORY_EVENTS)
 
 
@@ -213,6 +211,7 @@ async def directory(
     viewer: Viewer,
     *,
     cache: ReadCache | None = None,
+    index: DirectoryIndex | None = None,
     q: str = "",
     organization: str = "",
     location: str = "",
@@ -229,20 +228,31 @@ async def directory(
     `cache` it is kept for the newest of DIRECTORY_EVENTS, read first in this session, so an
     edit or a sign-up shows to the next request. A filter's matches are kept whole (every
     page of them, for the page and the API alike); the unfiltered list a page at a time.
-    The members' rows are read afresh each time."""
+    With an `index`, filters in name order are matched in memory (connect.members.directory)
+    instead of by a scan in SQL. The members' rows are read afresh each time."""
     criteria = (q, organization, location, interest)
+    if any("\x00" in value for value in criteria):
+        return [], 0  # no text holds NUL (PostgreSQL refuses it in text)
     filtered = any(value.strip() for value in criteria)
     offset = (page - 1) * per_page
+    version = None
+    if cache is not None or index is not None:
+        version = (await session.execute(_DIRECTORY_VERSION)).scalar()
     if filtered:
-        key = ("matches", *criteria, sort)
-        matches = await _kept(
-            session, cache, key, lambda: _matches(session, *criteria, sort), _ids_size
-        )
-        ids, total = matches[offset : offset + per_page], len(matches)
+
+        async def matches() -> tuple[int, ...]:
+            if index is not None and sort == "name":
+                return (await index.snapshot(session, version)).matches(*criteria)
+            return await _matches(session, *criteria, sort)
+
+        found = await _kept(cache, (version, "matches", *criteria, sort), matches, _ids_size)
+        ids, total = found[offset : offset + per_page], len(found)
     else:
-        key = ("listed", sort, offset, per_page)
         ids, total = await _kept(
-            session, cache, key, lambda: _listed(session, sort, offset, per_page), _page_size
+            cache,
+            (version, "listed", sort, offset, per_page),
+            lambda: _listed(session, sort, offset, per_page),
+            _page_size,
         )
     if not ids:
         return [], total
@@ -251,11 +261,10 @@ async def directory(
     return [by_id[i] for i in ids if i in by_id], total
 
 
-async def _kept(session: AsyncSession, cache: ReadCache | None, key: tuple, load, size):
+async def _kept(cache: ReadCache | None, key: tuple, load, size):
     if cache is None:
         return await load()
-    version = (await session.execute(_DIRECTORY_VERSION)).scalar()
-    return await cache.get_or_load((version, *key), load, size)
+    return await cache.get_or_load(key, load, size)
 
 
 def _ids_size(ids: tuple[int, ...]) -> int:

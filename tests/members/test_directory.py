@@ -168,16 +168,25 @@ def test_kept_pages_of_the_directory_follow_every_change(people):
 def test_profile_edits_read_from_the_log_empty_the_kept_pages(people):
     """The hub hears other processes' profile edits; that empties the directory's cache
     (on PostgreSQL an edit's event can commit after a newer one was read)."""
+    people.hub_caught_up()
     client = people.anonymous()
     client.get("/api/v1/members")
     client.get("/api/v1/members")
     assert len(people.ctx.directory) == 1
+    index = people.ctx.directory_index
+    assert names(client.get("/api/v1/members?q=ann")) == ["ann"]
+    reads = index.full_reads
     for listener in people.ctx.hub.on_events:
         listener([Event(type="post.created")])
-    assert len(people.ctx.directory) == 1
+    assert len(people.ctx.directory) == 2
+    assert names(client.get("/api/v1/members?q=ben")) == ["ben"]
+    assert index.full_reads == reads
     for listener in people.ctx.hub.on_events:
         listener([Event(type="member.updated")])
     assert len(people.ctx.directory) == 0
+    # The members' searchable text is read again too.
+    assert names(client.get("/api/v1/members?q=cat")) == ["cat"]
+    assert index.full_reads == reads + 1
 
 
 def test_words_find_public_titles_and_organizations_too(people):
@@ -195,3 +204,91 @@ def test_words_find_public_titles_and_organizations_too(people):
     assert names(client.get("/api/v1/members?q=akademi")) == []
     quiet.patch("/api/v1/members/quinn", json={"public_fields": ["title", "organization"]})
     assert names(client.get("/api/v1/members?q=åbo")) == ["quinn"]
+
+
+FILTERS = [
+    {"q": "a"},
+    {"q": "ANN"},
+    {"q": "library"},
+    {"q": "ørsted"},
+    {"q": "archivist"},
+    {"organization": "state"},
+    {"organization": "riverside", "location": "spring"},
+    {"location": "SPRINGFIELD"},
+    {"location": "tromsø"},
+    {"interest": "Cataloging"},
+    {"q": "nobody at all"},
+]
+
+
+def test_filters_in_memory_find_what_sql_finds(people):
+    """The directory matches filters in memory; the SQL scan (kept for the "most complete"
+    order) must agree on who matches and in what order, hidden fields included."""
+    from connect.members import service
+    from connect.members.directory import DirectoryIndex
+
+    odd = people.bearer(people.member("ole", display_name="Ole Ørsted"))
+    odd.patch(
+        "/api/v1/members/ole",
+        json={"location": "Tromsø", "title": "Archivist", "interests": "cataloging, maps"},
+    ).raise_for_status()
+    shy = people.bearer(people.member("shy", display_name="Shy Archivist Fan"))
+    shy.patch(
+        "/api/v1/members/shy",
+        json={
+            "title": "Archivist",
+            "location": "Tromsø",
+            "interests": "Cataloging",
+            "organization": "State Library",
+            "public_fields": ["bio"],
+        },
+    ).raise_for_status()
+    gone = people.bearer(people.member("gone", display_name="Ann Gone"))
+    gone.patch("/api/v1/members/gone", json={"listed": False}).raise_for_status()
+
+    async def both(filters: dict):
+        criteria = [filters.get(k, "") for k in ("q", "organization", "location", "interest")]
+        async with people.ctx.db.read() as session:
+            in_sql = await service._matches(session, *criteria, "name")
+            version = (await session.execute(service._DIRECTORY_VERSION)).scalar()
+            snapshot = await DirectoryIndex().snapshot(session, version)
+        return in_sql, snapshot.matches(*criteria)
+
+    found = {}
+    for filters in FILTERS:
+        in_sql, in_memory = people.call(both, filters)
+        assert in_memory == tuple(in_sql), filters
+        found[str(filters)] = len(in_memory)
+    # The cases above do find people (and "shy" only by name: the rest is hidden).
+    assert found[str({"q": "ørsted"})] == 1 and found[str({"interest": "Cataloging"})] == 1
+    assert found[str({"q": "archivist"})] == 2 and found[str({"location": "tromsø"})] == 1
+    assert found[str({"q": "ANN"})] == 1
+    # No text holds NUL (PostgreSQL refuses it in text): such a filter finds nobody.
+    for sort in ("name", "complete"):
+        answer = people.anonymous().get(f"/api/v1/members?q=a%00b&sort={sort}")
+        assert answer.json()["items"] == [] and answer.json()["total"] == 0
+
+
+def test_the_kept_snapshot_follows_edits_without_reading_everyone_again(people):
+    """After the first filter reads every listed member, a sign-up, an edit or an unlisting
+    re-reads only that member, and shows to the very next request."""
+    people.ctx.hub.on_events.clear()
+    index = people.ctx.directory_index
+    client = people.anonymous()
+    assert names(client.get("/api/v1/members?location=springfield")) == ["ann", "cat"]
+    assert index.full_reads == 1
+
+    fay = people.bearer(people.member("fay", display_name="Fay Fox"))
+    fay.patch("/api/v1/members/fay", json={"location": "Springfield"}).raise_for_status()
+    assert names(client.get("/api/v1/members?location=springfield")) == ["ann", "cat", "fay"]
+    fay.patch("/api/v1/members/fay", json={"public_fields": []}).raise_for_status()
+    assert names(client.get("/api/v1/members?location=springfield")) == ["ann", "cat"]
+    assert names(client.get("/api/v1/members?q=fox")) == ["fay"]
+    fay.patch("/api/v1/members/fay", json={"listed": False}).raise_for_status()
+    assert names(client.get("/api/v1/members?q=fox")) == []
+    assert index.full_reads == 1
+
+    # The hub's reading of a member event (another process's edit) drops the snapshot.
+    people.ctx.directory_index.clear()
+    assert names(client.get("/api/v1/members?q=ann")) == ["ann"]
+    assert index.full_reads == 2
