@@ -22,13 +22,25 @@ PREVIEW_CHARS = 4000
 ALL = "all"  # list view: every entry of the library, whatever its folder
 
 
+@dataclass(frozen=True, slots=True)
+class TextPreview:
+    """The start of a version's extracted text and how its extraction went (a FileText's
+    columns, read as plain values: no ORM object per version)."""
+
+    version_id: int
+    status: str
+    truncated: bool
+    detail: str
+    text: str
+
+
 @dataclass
 class FileView:
     """A file with its versions (newest first) and their extracted texts."""
 
     file: LibraryFile
     versions: list[FileVersion]
-    texts: dict[int, FileText] = field(default_factory=dict)
+    texts: dict[int, TextPreview] = field(default_factory=dict)
 
     @property
     def current(self) -> FileVersion:
@@ -36,7 +48,7 @@ class FileView:
             (v for v in self.versions if v.version == self.file.current_version), self.versions[0]
         )
 
-    def text_of(self, version: FileVersion) -> FileText | None:
+    def text_of(self, version: FileVersion) -> TextPreview | None:
         return self.texts.get(version.id)
 
 
@@ -64,7 +76,7 @@ def folder_json(folder: Folder, community: Community) -> dict:
     }
 
 
-def version_json(v: FileVersion, text: FileText | None = None) -> dict:
+def version_json(v: FileVersion, text: TextPreview | None = None) -> dict:
     return {
         "id": v.id,
         "version": v.version,
@@ -289,7 +301,7 @@ async def files_of(session: AsyncSession, entry_ids: list[int]) -> dict[int, lis
         for v in rows.scalars().unique():
             versions[v.file_id].append(v)
     version_ids = [v.id for vs in versions.values() for v in vs]
-    texts: dict[int, FileText] = {}
+    texts: dict[int, TextPreview] = {}
     if version_ids:
         rows = await session.execute(
             select(FileText)
@@ -302,7 +314,7 @@ async def files_of(session: AsyncSession, entry_ids: list[int]) -> dict[int, lis
                 func.substr(FileText.text, 1, PREVIEW_CHARS).label("text"),
             )
         )
-        texts = {r.version_id: FileText(**r._asdict()) for r in rows}
+        texts = {r.version_id: TextPreview(*r) for r in rows}
     found: dict[int, list[FileView]] = {i: [] for i in entry_ids}
     for f in files:
         if versions[f.id]:
