@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -41,31 +41,15 @@ def pair(a: int, b: int) -> tuple[int, int]:
 
 
 async def relation(session: AsyncSession, viewer_id: int, other_id: int) -> Relation:
+    """The relation, in one statement (a profile page asks it on every view)."""
     low, high = pair(viewer_id, other_id)
-    contact = await session.scalar(
-        select(Contact).where(Contact.low_id == low, Contact.high_id == high)
-    )
-    state = None
-    if contact is not None:
-        if contact.status == "accepted":
-            state = "accepted"
-        elif contact.requester_id == viewer_id:
-            state = "outgoing"  # pending or ignored: the asker cannot tell
-        elif contact.status == "pending":
-            state = "incoming"
-    blocks = (
-        await session.execute(
-            select(Block.blocker_id).where(
-                or_(
-                    and_(Block.blocker_id == viewer_id, Block.blocked_id == other_id),
-                    and_(Block.blocker_id == other_id, Block.blocked_id == viewer_id),
-                )
-            )
-        )
-    ).scalars()
-    blockers = set(blocks)
+    the_contact = and_(Contact.low_id == low, Contact.high_id == high)
+
+    def blocks(blocker: int, blocked: int):
+        return exists().where(Block.blocker_id == blocker, Block.blocked_id == blocked)
+
     mine, theirs = aliased(Membership), aliased(Membership)
-    shared = await session.scalar(
+    shared = (
         select(func.count())
         .select_from(mine)
         .join(theirs, theirs.community_id == mine.community_id)
@@ -76,13 +60,31 @@ async def relation(session: AsyncSession, viewer_id: int, other_id: int) -> Rela
             theirs.status == "active",
         )
     )
+    status, requester, blocked_by_viewer, blocks_viewer, shared_count = (
+        await session.execute(
+            select(
+                select(Contact.status).where(the_contact).scalar_subquery(),
+                select(Contact.requester_id).where(the_contact).scalar_subquery(),
+                blocks(viewer_id, other_id),
+                blocks(other_id, viewer_id),
+                shared.scalar_subquery(),
+            )
+        )
+    ).one()
+    state = None
+    if status == "accepted":
+        state = "accepted"
+    elif status is not None and requester == viewer_id:
+        state = "outgoing"  # pending or ignored: the asker cannot tell
+    elif status == "pending":
+        state = "incoming"
     return Relation(
         viewer_id=viewer_id,
         other_id=other_id,
         contact=state,
-        blocked_by_viewer=viewer_id in blockers,
-        blocks_viewer=other_id in blockers,
-        shared_communities=shared or 0,
+        blocked_by_viewer=bool(blocked_by_viewer),
+        blocks_viewer=bool(blocks_viewer),
+        shared_communities=shared_count or 0,
     )
 
 
