@@ -338,7 +338,10 @@ async def attachments_of(session: AsyncSession, post_ids: list[int]) -> dict[int
     rows = await session.execute(
         select(Entry)
         .where(Entry.post_id.in_(post_ids), Entry.status != "deleted")
-        .order_by(Entry.id)
+        # By post first: most entries belong to no post, so SQLite's statistics make its
+        # post_id index look useless, and ordering by id alone had it scan every entry
+        # (~2-3 ms per thread page on 5,000 entries) instead of looking up these posts.
+        .order_by(Entry.post_id, Entry.id)
     )
     found: dict[int, list[Entry]] = {}
     for entry in rows.scalars().unique():
