@@ -196,3 +196,30 @@ def test_a_thread_pages_attachments_are_looked_up_by_post_on_sqlite(tmp_path):
     with contextlib.closing(sqlite3.connect(path)) as conn:
         plan = " ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params))
     assert "USING INDEX ix_library_entries_post_id" in plan, plan
+
+
+def test_a_readers_contacts_are_looked_up_by_index_on_sqlite(tmp_path):
+    """Every signed-in thread page asks for the reader's contacts: by requester or
+    addressee, both indexed, not by the pair's high_id, which is not (that read every
+    contact on the site)."""
+    from sqlalchemy import create_engine, event
+
+    from connect.boards.reading import _READER
+
+    path = tmp_path / "contacts.db"
+    migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+    engine = create_engine(f"sqlite:///{path}")
+    seen: list[tuple[str, tuple]] = []
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, params, context, many: seen.append((statement, params)),
+    )
+    params = {"user_id": 3, "thread_id": 1, "community_id": 1, "post_ids": [1, 2]}
+    with engine.connect() as conn:
+        conn.execute(_READER, params).all()
+    engine.dispose()
+    statement, params = seen[-1]
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params)]
+    assert not [step for step in plan if step.startswith("SCAN")], plan

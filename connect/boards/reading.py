@@ -233,13 +233,18 @@ def _reader_statement():
         ),
         select(literal("blocked"), Block.blocked_id, no_text).where(Block.blocker_id == user_id),
         select(literal("blocks_me"), Block.blocker_id, no_text).where(Block.blocked_id == user_id),
+        # By requester and addressee, which are indexed with the status: high_id is not
+        # indexed, so asking by low_id OR high_id read every contact.
         select(
             literal("contact"),
-            case((Contact.low_id == user_id, Contact.high_id), else_=Contact.low_id),
+            case(
+                (Contact.requester_id == user_id, Contact.addressee_id),
+                else_=Contact.requester_id,
+            ),
             no_text,
         ).where(
             Contact.status == "accepted",
-            or_(Contact.low_id == user_id, Contact.high_id == user_id),
+            or_(Contact.requester_id == user_id, Contact.addressee_id == user_id),
         ),
     )
 
