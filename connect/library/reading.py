@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import String, and_, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connect import permissions
@@ -278,8 +278,12 @@ async def list_entries(
     return list(rows.scalars().unique()), total
 
 
-async def files_of(session: AsyncSession, entry_ids: list[int]) -> dict[int, list[FileView]]:
-    """Each entry's files with all their versions and texts, in three queries."""
+async def files_of(
+    session: AsyncSession, entry_ids: list[int], *, previews: bool = False
+) -> dict[int, list[FileView]]:
+    """Each entry's files with all their versions and how their texts were read, in three
+    queries; with `previews`, the start of each text too (only the entry page shows it:
+    reading it means reading whole texts of up to megabytes from the database)."""
     if not entry_ids:
         return {}
     files = list(
@@ -311,7 +315,11 @@ async def files_of(session: AsyncSession, entry_ids: list[int]) -> dict[int, lis
                 FileText.status,
                 FileText.truncated,
                 FileText.detail,
-                func.substr(FileText.text, 1, PREVIEW_CHARS).label("text"),
+                (
+                    func.substr(FileText.text, 1, PREVIEW_CHARS)
+                    if previews
+                    else literal("", String)
+                ).label("text"),
             )
         )
         texts = {r.version_id: TextPreview(*r) for r in rows}

@@ -115,7 +115,7 @@ async def entry_page(request: Request) -> Response:
     current = await viewer(request)
     async with ctx(request).db.read() as session:
         entry, community = await _entry_in(session, current, request)
-        files = (await reading.files_of(session, [entry.id]))[entry.id]
+        files = (await reading.files_of(session, [entry.id], previews=True))[entry.id]
         folder = await session.get(Folder, entry.folder_id) if entry.folder_id else None
         path = await reading.folder_path(session, folder)
         thread = await reading.discussion_of(session, current, entry, community)
