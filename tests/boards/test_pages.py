@@ -293,6 +293,21 @@ def test_home_lists_latest_discussions_of_my_communities_only(site, admin, alice
     assert "Latest discussions" not in site.anonymous().get("/").text
 
 
+def test_home_shows_the_ten_most_recently_active_discussions_newest_first(site, admin, alice, bob):
+    owner, (a, b) = open_board(site, admin, alice, bob, slug="cataloging")
+    threads = [start(a, title=f"Question {n}") for n in range(12)]
+
+    def latest() -> list[int]:
+        page = b.get("/").text
+        section = page.split('id="latest-h"', 1)[1].split("</section>", 1)[0]
+        return listed_threads(section)
+
+    newest_first = [t["id"] for t in reversed(threads)]
+    assert latest() == newest_first[:10]
+    reply(b, threads[0])  # the oldest is now the most recently active
+    assert latest() == [threads[0]["id"], *newest_first[:9]]
+
+
 def test_profile_recent_posts_respect_what_the_viewer_may_read(site, admin, alice, bob):
     owner, (a, b) = open_board(site, admin, alice, bob, slug="cataloging")
     site.community(owner, "council", visibility="closed")
