@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from connect.accounts.models import User
 from connect.db import Base, UTCDateTime, utcnow
@@ -47,7 +47,14 @@ class Thread(Base):
     first_post_id: Mapped[int | None] = mapped_column(default=None)
 
     author: Mapped[User | None] = relationship(lazy="joined", foreign_keys=[author_id])
-    last_poster: Mapped[User | None] = relationship(lazy="joined", foreign_keys=[last_poster_id])
+    # Pages show only the last poster's name: read with the thread, as a value (a joined
+    # member with a profile, on every thread of a board page, cost two objects each).
+    last_poster_name: Mapped[str | None] = column_property(
+        select(User.display_name)
+        .where(User.id == last_poster_id)
+        .correlate_except(User)
+        .scalar_subquery()
+    )
 
 
 class Post(Base):

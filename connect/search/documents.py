@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import raiseload
+from sqlalchemy.orm import defer, raiseload
 
 from connect.accounts.models import User
 from connect.boards.models import Post, Thread
@@ -294,7 +294,7 @@ async def _communities_after(session, last: int, batch: int):
 # with a profile and its JSON columns, three per reply) were most of a rebuild's reading.
 _NO_USERS = (
     raiseload(Thread.author),
-    raiseload(Thread.last_poster),
+    defer(Thread.last_poster_name),
     raiseload(Post.author),
 )
 

@@ -308,6 +308,19 @@ def test_home_shows_the_ten_most_recently_active_discussions_newest_first(site, 
     assert latest() == [threads[0]["id"], *newest_first[:9]]
 
 
+def test_board_and_home_name_the_last_poster(site, admin, alice, bob):
+    owner, (a, b) = open_board(site, admin, alice, bob, slug="cataloging")
+    thread = start(a, title="Shelving question")
+
+    def row(page: str) -> str:
+        return page.split(f'href="/threads/{thread["id"]}"', 1)[1].split("</li>", 1)[0]
+
+    assert "by Alice" in row(b.get("/c/cataloging").text)
+    reply(b, thread)
+    assert "by Bob" in row(site.anonymous().get("/c/cataloging").text)
+    assert "by Bob" in row(a.get("/").text.split('id="latest-h"', 1)[1])
+
+
 def test_profile_recent_posts_respect_what_the_viewer_may_read(site, admin, alice, bob):
     owner, (a, b) = open_board(site, admin, alice, bob, slug="cataloging")
     site.community(owner, "council", visibility="closed")
