@@ -143,13 +143,14 @@ class DirectoryIndex:
         self._snapshot = None
 
     async def snapshot(self, session: AsyncSession, version: int) -> Snapshot:
-        """The snapshot as of `version`, the newest of DIRECTORY_EVENTS read in `session`."""
+        """A snapshot as of `version` (the newest of DIRECTORY_EVENTS read in `session`) or
+        later."""
         kept = self._snapshot
-        if kept is not None and kept.version == version:
-            return kept
+        if kept is not None and kept.version >= version:
+            return kept  # as new as asked (a request that read the log earlier asks less)
         async with self._lock:
             kept = self._snapshot
-            if kept is not None and kept.version == version:
+            if kept is not None and kept.version >= version:
                 return kept
             generation = self._generation
             fresh = await self._update(session, kept, version)
