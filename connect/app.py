@@ -83,7 +83,8 @@ class Context:
     posts: PostCache = field(default_factory=lambda: PostCache(0))
     reads: ReadCache = field(default_factory=lambda: ReadCache(0))
     directory: ReadCache = field(default_factory=lambda: ReadCache(0))
-    directory_index: DirectoryIndex | None = None
+    # Every listed member's searchable text (~15 MB for 50,000 members), read when asked.
+    directory_index: DirectoryIndex = field(default_factory=DirectoryIndex)
     image_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
 
@@ -224,8 +225,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Member ids only (a filter's matches: ~40 bytes each); profile edits come with an
         # event, so the age limit is only a backstop.
         directory=ReadCache(32 * 1024 * 1024, max_age=300),
-        # Every listed member's searchable text (~15 MB for 50,000 members).
-        directory_index=DirectoryIndex(),
     )
     context.search = SearchService(context)
 
@@ -252,8 +251,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             context.reads.clear()
             if any(event.type in DIRECTORY_EVENTS for event in batch):
                 context.directory.clear()
-                if context.directory_index is not None:
-                    context.directory_index.clear()
+                context.directory_index.clear()
 
         context.hub.on_events.append(heard)
         await context.hub.start()
