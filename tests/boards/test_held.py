@@ -1,14 +1,19 @@
 """Posts held for moderation: who sees them, where they never show, and who is never held."""
 
-import re
 from dataclasses import replace
+from functools import partial
 
 import pytest
 from sqlalchemy import select, update
 
 from connect.boards.models import Post, Thread
 from connect.notifications.models import Notification
+from tests.boards import helpers
+from tests.boards.helpers import listed_threads, reply
 from tests.conftest import csrf_from
+
+open_board = partial(helpers.open_board, slug="youth")
+start = partial(helpers.start, slug="youth", title="Reading club", body="Who is in?")
 
 
 @pytest.fixture
@@ -16,35 +21,6 @@ def settings(settings):
     """Some members here post several times a minute: posting rate limits off
     (CONNECT_RATE_LIMITS=off, as for imports); spam checks still apply."""
     return replace(settings, rate_limits=False)
-
-
-def open_board(site, admin, *members, slug="youth", **settings):
-    owner = site.signed_in(admin)
-    site.community(owner, slug, **settings)
-    clients = []
-    for m in members:
-        c = site.signed_in(m)
-        joined = c.post(f"/api/v1/communities/{slug}/join")
-        assert joined.status_code == 200, joined.text
-        if joined.json()["status"] == "pending":  # closed: the owner approves
-            approved = owner.put(
-                f"/api/v1/communities/{slug}/members/{m.username}", json={"role": "member"}
-            )
-            assert approved.status_code == 200, approved.text
-        clients.append(c)
-    return owner, clients
-
-
-def start(client, slug="youth", title="Reading club", body="Who is in?"):
-    answer = client.post(f"/api/v1/communities/{slug}/threads", json={"title": title, "body": body})
-    assert answer.status_code == 201, answer.text
-    return answer.json()
-
-
-def reply(client, thread, body="An answer"):
-    answer = client.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": body})
-    assert answer.status_code == 201, answer.text
-    return answer.json()
 
 
 def board_notifications(site, member) -> list[str]:
@@ -58,10 +34,6 @@ def board_notifications(site, member) -> list[str]:
             return list(rows.scalars())
 
     return site.call(load)
-
-
-def listed_threads(html: str) -> list[int]:
-    return [int(i) for i in re.findall(r'class="thread-title" href="/threads/(\d+)"', html)]
 
 
 def approve(site, thread_id: int) -> None:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from connect.boards.models import Subscription, ThreadRead
+from tests.boards.helpers import listed_threads, open_board, reply, start
 from tests.conftest import csrf_from
 
 
@@ -16,39 +17,6 @@ def settings(settings):
     """Paging needs many posts from few members quickly: posting rate limits off
     (CONNECT_RATE_LIMITS=off, as for imports); spam checks still apply."""
     return replace(settings, rate_limits=False)
-
-
-def open_board(site, admin, *members, slug="cataloging", **settings):
-    owner = site.signed_in(admin)
-    site.community(owner, slug, **settings)
-    clients = []
-    for m in members:
-        c = site.signed_in(m)
-        joined = c.post(f"/api/v1/communities/{slug}/join")
-        assert joined.status_code == 200, joined.text
-        if joined.json()["status"] == "pending":  # closed: the owner approves
-            approved = owner.put(
-                f"/api/v1/communities/{slug}/members/{m.username}", json={"role": "member"}
-            )
-            assert approved.status_code == 200, approved.text
-        clients.append(c)
-    return owner, clients
-
-
-def start(client, slug="cataloging", title="Subject headings", body="Which ones?"):
-    answer = client.post(f"/api/v1/communities/{slug}/threads", json={"title": title, "body": body})
-    assert answer.status_code == 201, answer.text
-    return answer.json()
-
-
-def reply(client, thread, body="An answer"):
-    answer = client.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": body})
-    assert answer.status_code == 201, answer.text
-    return answer.json()
-
-
-def listed_threads(html: str) -> list[int]:
-    return [int(i) for i in re.findall(r'class="thread-title" href="/threads/(\d+)"', html)]
 
 
 def posts_on(html: str) -> list[int]:

@@ -1,31 +1,13 @@
 """Recommending posts: one per member, never your own, counts and who recommended."""
 
 import re
+from functools import partial
 
+from tests.boards import helpers
+from tests.boards.helpers import open_board
 from tests.conftest import csrf_from, error_code
 
-
-def open_board(site, admin, *members, slug="cataloging", **settings):
-    owner = site.signed_in(admin)
-    site.community(owner, slug, **settings)
-    clients = []
-    for m in members:
-        c = site.signed_in(m)
-        joined = c.post(f"/api/v1/communities/{slug}/join")
-        assert joined.status_code == 200, joined.text
-        if joined.json()["status"] == "pending":  # closed: the owner approves
-            approved = owner.put(
-                f"/api/v1/communities/{slug}/members/{m.username}", json={"role": "member"}
-            )
-            assert approved.status_code == 200, approved.text
-        clients.append(c)
-    return owner, clients
-
-
-def start(client, slug="cataloging", title="Authority control", body="How do you do it?"):
-    answer = client.post(f"/api/v1/communities/{slug}/threads", json={"title": title, "body": body})
-    assert answer.status_code == 201, answer.text
-    return answer.json()
+start = partial(helpers.start, title="Authority control", body="How do you do it?")
 
 
 def recommend_count_in_html(html: str, post_id: int) -> int:

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from connect.accounts.models import User
 from connect.messages.reading import messageable
 from connect.web import load_viewer
-from tests.boards.test_pages import listed_threads, open_board, posts_on, reply, start
+from tests.boards.helpers import listed_threads, open_board, reply, start
+from tests.boards.test_pages import posts_on
 from tests.messages.helpers import befriend, block, community_with, set_policy
 
 

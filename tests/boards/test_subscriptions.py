@@ -6,36 +6,8 @@ from sqlalchemy import select
 
 from connect.boards.models import Subscription
 from connect.notifications.models import Notification, OutgoingMail
+from tests.boards.helpers import open_board, reply, start
 from tests.conftest import csrf_from, error_code
-
-
-def open_board(site, admin, *members, slug="cataloging", **settings):
-    owner = site.signed_in(admin)
-    site.community(owner, slug, **settings)
-    clients = []
-    for m in members:
-        c = site.signed_in(m)
-        joined = c.post(f"/api/v1/communities/{slug}/join")
-        assert joined.status_code == 200, joined.text
-        if joined.json()["status"] == "pending":  # closed: the owner approves
-            approved = owner.put(
-                f"/api/v1/communities/{slug}/members/{m.username}", json={"role": "member"}
-            )
-            assert approved.status_code == 200, approved.text
-        clients.append(c)
-    return owner, clients
-
-
-def start(client, slug="cataloging", title="Subject headings", body="Which ones?"):
-    answer = client.post(f"/api/v1/communities/{slug}/threads", json={"title": title, "body": body})
-    assert answer.status_code == 201, answer.text
-    return answer.json()
-
-
-def reply(client, thread, body="An answer"):
-    answer = client.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": body})
-    assert answer.status_code == 201, answer.text
-    return answer.json()
 
 
 def notifications(site, member) -> list[tuple[str, str, str]]:

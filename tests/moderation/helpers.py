@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from sqlalchemy import select
 
 from connect.moderation.models import AuditEntry
 from connect.notifications.models import Notification, OutgoingMail
+from tests.boards.helpers import open_board
 
-
-def board(site, owner_member, *members, slug="youth", **settings):
-    """A community owned by `owner_member` that `members` join; returns (owner, clients)."""
-    owner = site.signed_in(owner_member)
-    site.community(owner, slug, **settings)
-    clients = []
-    for m in members:
-        c = site.signed_in(m)
-        joined = c.post(f"/api/v1/communities/{slug}/join")
-        assert joined.status_code == 200, joined.text
-        if joined.json()["status"] == "pending":
-            answer = owner.put(
-                f"/api/v1/communities/{slug}/members/{m.username}", json={"role": "member"}
-            )
-            assert answer.status_code == 200, answer.text
-        clients.append(c)
-    return owner, clients
+# A community owned by the first member that the others join; returns (owner, clients).
+board = partial(open_board, slug="youth")
 
 
 def hand_over(site, admin_client, slug, member, role="owner"):
