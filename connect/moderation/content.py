@@ -129,32 +129,7 @@ async def hide_post(
         return post
     if post.status != "published":
         raise Conflict("Only published posts can be hidden; review held posts in the queue.")
-    await set_post_hidden(session, viewer.id, post, thread, community, hidden=True)
-    await audit.record(
-        session,
-        viewer,
-        "post.hide",
-        community=community,
-        target_kind="post",
-        target_id=post.id,
-        target_user=post.author,
-        summary=f"in “{thread.title}”",
-        reason=reason,
-    )
-    await flags.resolve(session, viewer, community, "post", post.id, thread.title, upheld=True)
-    await notices.decided(
-        session,
-        viewer,
-        community,
-        author_id=post.author_id,
-        outcome="hidden",
-        kind="post",
-        item_id=post.id,
-        title=thread.title,
-        reason=reason,
-        excerpt=excerpt(post.body, 300),
-    )
-    await notices.changed(session, community, kind="post", item_id=post.id, action="hidden")
+    await _set_post_hidden(session, viewer, post, thread, community, hidden=True, reason=reason)
     return post
 
 
@@ -172,11 +147,28 @@ async def restore_post(
     reason = clean_reason(reason)
     if post.status != "hidden":
         raise Conflict("Only hidden posts can be restored.")
-    await set_post_hidden(session, viewer.id, post, thread, community, hidden=False)
+    await _set_post_hidden(session, viewer, post, thread, community, hidden=False, reason=reason)
+    return post
+
+
+async def _set_post_hidden(
+    session: AsyncSession,
+    viewer: Viewer,
+    post: Post,
+    thread: Thread,
+    community: Community,
+    *,
+    hidden: bool,
+    reason: str,
+) -> None:
+    """Hide or restore the post, and say so: the log, its flags (upheld when hidden,
+    dismissed when restored), its author and the live pages."""
+    outcome = "hidden" if hidden else "restored"
+    await set_post_hidden(session, viewer.id, post, thread, community, hidden=hidden)
     await audit.record(
         session,
         viewer,
-        "post.restore",
+        "post.hide" if hidden else "post.restore",
         community=community,
         target_kind="post",
         target_id=post.id,
@@ -184,21 +176,22 @@ async def restore_post(
         summary=f"in “{thread.title}”",
         reason=reason,
     )
-    await flags.resolve(session, viewer, community, "post", post.id, thread.title, upheld=False)
+    await flags.resolve(session, viewer, community, "post", post.id, thread.title, upheld=hidden)
+    # A hidden post's author sees what was hidden; a restored one's, where it is again.
+    shown = {"excerpt": excerpt(post.body, 300)} if hidden else {"url": f"/posts/{post.id}"}
     await notices.decided(
         session,
         viewer,
         community,
         author_id=post.author_id,
-        outcome="restored",
+        outcome=outcome,
         kind="post",
         item_id=post.id,
         title=thread.title,
         reason=reason,
-        url=f"/posts/{post.id}",
+        **shown,
     )
-    await notices.changed(session, community, kind="post", item_id=post.id, action="restored")
-    return post
+    await notices.changed(session, community, kind="post", item_id=post.id, action=outcome)
 
 
 async def set_entry_hidden(
