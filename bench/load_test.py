@@ -1233,6 +1233,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"site seeded in {time.perf_counter() - began:.0f} s", flush=True)
         else:
             print(f"reusing the site seeded at {site['seeded_at']} in {data_dir}", flush=True)
+            if not args.base_url:  # the code measured may have migrations the site has not
+                from connect import migrate
+
+                url = args.database_url if args.database == "postgres" else sqlite_url(data_dir)
+                migrate.upgrade(url)
         rows = current_rows(args, data_dir)
         if args.seed_only:
             print(f"seeded: {rows}")

@@ -63,6 +63,8 @@ class Post(Base):
         Index("ix_posts_thread_id_id", "thread_id", "id"),
         Index("ix_posts_author_id_created_at", "author_id", "created_at"),
         Index("ix_posts_community_id_author_id", "community_id", "author_id"),
+        # The home feed reads a community's newest replies along this index.
+        Index("ix_posts_community_id_created_at", "community_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

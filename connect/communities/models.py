@@ -42,6 +42,8 @@ class Membership(Base):
     __table_args__ = (
         UniqueConstraint("community_id", "user_id"),
         Index("ix_memberships_user_id_status", "user_id", "status"),
+        # The home feed reads a community's newest joins along this index.
+        Index("ix_memberships_community_id_created_at", "community_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

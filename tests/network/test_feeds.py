@@ -1,6 +1,7 @@
 """Activity feeds: a member's activity on their profile, and the home feed from contacts and
 communities, newest first and paged, with nothing held, hidden or deleted."""
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -110,6 +111,47 @@ def test_home_feed_holds_contacts_and_communities_but_not_oneself(site, root, al
     assert all(actor != "bob" for _, actor, _ in feed(a))
     site.bearer(carol).put("/api/v1/me/blocks/alice")
     assert all(actor != "carol" for _, actor, _ in feed(a))
+
+
+def home_feed_keys(client) -> list[str]:
+    return re.findall(r'data-feed-key="([a-z]+-\d+)"', client.get("/").text)
+
+
+def test_the_home_page_reads_each_communitys_newest_and_shows_the_same_feed(
+    site, root, alice, bob, carol
+):
+    """The home page (not counting) cuts each community's activity, and the contacts'
+    elsewhere, to its newest rows before merging them: it must show exactly the first page
+    of the counted feed, with a contact's doings in a shared community once."""
+    dave = site.member("dave")
+    community_with(site, root, "cataloging", alice, bob, carol)
+    community_with(site, root, "rare", alice, dave)
+    community_with(site, root, "youth", carol, dave)  # alice is not a member
+    connect(site, alice, carol)
+    b, c, d = site.bearer(bob), site.bearer(carol), site.bearer(dave)
+    busy = thread(b, "cataloging", "Busy board")
+    for n in range(24):  # more than a page from one community alone
+        reply(b, busy["id"], f"Busy reply {n}")
+        if n % 4 == 0:
+            thread(d, "rare", f"Rare find {n}")
+        if n % 5 == 0:
+            thread(c, "youth", f"Story time {n}")  # a contact, elsewhere
+            reply(c, busy["id"], f"Carol here {n}")  # a contact, in a shared community
+    upload(d, "rare", "Finding aid")
+    thread(site.bearer(alice), "rare", "Mine, never shown")
+    a = site.signed_in(alice)
+    counted = a.get("/api/v1/feed").json()["items"]
+    expected = [f"{i['type']}-{i['id']}" for i in counted]
+    assert len(expected) == 20 and len(set(expected)) == 20
+    assert {i["community"]["slug"] for i in counted} == {"cataloging", "rare", "youth"}
+    assert home_feed_keys(a) == expected
+    # A whole page from one part (bob's replies), and the next items behind it.
+    for n in range(21):
+        reply(b, busy["id"], f"Late reply {n}")
+    thread(c, "youth", "Late story")
+    counted = a.get("/api/v1/feed").json()["items"]
+    assert [i["type"] for i in counted[1:]] == ["reply"] * 19
+    assert home_feed_keys(a) == [f"{i['type']}-{i['id']}" for i in counted]
 
 
 def test_home_feed_pages_and_its_html(site, root, alice, bob):
