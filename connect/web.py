@@ -56,6 +56,15 @@ def _at_most(limit: int) -> str:
     return "0*(?:" + "|".join(options) + ")"
 
 
+def optional_id(value: str | None) -> int | None:
+    """An id from a query or form field, or None when there is none: missing, not a number,
+    or past what an id column holds (a larger number reached the driver as an error)."""
+    if not value or not (value.isascii() and value.isdigit()) or len(value) > len(str(MAX_INT)):
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_INT else None
+
+
 class _IdConvertor(IntegerConvertor):
     """`{name:int}` in a path: 0 to 2**31 - 1, what an id column holds (larger: 404)."""
 

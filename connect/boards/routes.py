@@ -32,6 +32,7 @@ from connect.web import (
     ctx,
     form_data,
     form_text,
+    optional_id,
     page,
     page_params,
     read_unread_counts,
@@ -40,13 +41,6 @@ from connect.web import (
     shared_when_anonymous,
     viewer,
 )
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
 
 
 @page
@@ -235,7 +229,7 @@ async def thread_page(request: Request) -> Response:
                 raise
             await reading.get_thread(session, await viewer(request), into)
         return RedirectResponse(f"/threads/{into}", status_code=301)
-    reply_to = _int(request.query_params.get("reply_to"))
+    reply_to = optional_id(request.query_params.get("reply_to"))
     quote = ""
     if reply_to and reply_to in context["parents"]:
         parent = context["parents"][reply_to]
@@ -253,7 +247,7 @@ async def reply_action(request: Request) -> Response:
     try:
         async with post_form(request) as (form, files):
             body = form_text(form, "body")
-            reply_to = _int(form_text(form, "reply_to"))
+            reply_to = optional_id(form_text(form, "reply_to"))
             async with ctx(request).db.transaction() as session:
                 thread, community = await reading.get_thread(session, current, thread_id)
                 post = await service.reply(
@@ -482,7 +476,7 @@ async def follow_board_action(request: Request) -> Response:
 async def mark_read_action(request: Request) -> Response:
     current = await viewer(request)
     form = await form_data(request)
-    post_id = _int(form_text(form, "last_post_id"))
+    post_id = optional_id(form_text(form, "last_post_id"))
     if post_id is None:
         raise Invalid("last_post_id is a post id.")
     async with ctx(request).db.transaction() as session:

@@ -17,7 +17,7 @@ from connect.errors import Forbidden, Invalid, NotFound
 from connect.library import reading, service, uploads
 from connect.library.models import LibraryFile
 from connect.library.reading import ALL, entry_json, file_json, folder_json
-from connect.web import api, ctx, json_body, page_params, signed_in, viewer
+from connect.web import api, ctx, json_body, optional_id, page_params, signed_in, viewer
 
 log = logging.getLogger("connect.library")
 # What may stand in the quoted filename: no quote, backslash, percent, ";" or "," that
@@ -26,9 +26,10 @@ UNSAFE_IN_QUOTED = re.compile(r"[^A-Za-z0-9 !#$&+.^_`{}~()\[\]=@-]")
 
 
 def _int(value: str, name: str) -> int:
-    if not value.isdigit() or len(value) > 18:
+    number = optional_id(value)
+    if number is None:
         raise Invalid(f"{name} is a number.", fields={name: "A number."})
-    return int(value)
+    return number
 
 
 # Listing and folders ------------------------------------------------------------------

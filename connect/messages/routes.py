@@ -13,16 +13,19 @@ from connect import events
 from connect.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 from connect.messages import reading, service
 from connect.messages.api import routes as api_routes
-from connect.web import ctx, form_data, form_text, page, page_params, redirect, render, viewer
+from connect.web import (
+    ctx,
+    form_data,
+    form_text,
+    optional_id,
+    page,
+    page_params,
+    redirect,
+    render,
+    viewer,
+)
 
 FORM_ERRORS = (Invalid, Forbidden, Conflict, RateLimited)
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
 
 
 def _refusal(exc, current, field: str) -> dict[str, str]:
@@ -91,12 +94,12 @@ async def new_message_page(request: Request) -> Response:
         return redirect(request, f"/login?next={quote(target, safe='/')}")
     q = request.query_params
     values = {"to": q.get("to", "")[:200], "subject": "", "body": ""}
-    reply_to_post = _int(q.get("reply_to_post"))
+    reply_to_post = optional_id(q.get("reply_to_post"))
     errors, status, refused = {}, 200, None
     if request.method == "POST":
         form = await form_data(request)
         values = {k: form_text(form, k) for k in ("to", "subject", "body")}
-        reply_to_post = _int(form_text(form, "reply_to_post"))
+        reply_to_post = optional_id(form_text(form, "reply_to_post"))
         try:
             async with ctx(request).db.transaction() as session:
                 conversation, _ = await service.start_conversation(
@@ -232,7 +235,7 @@ async def read_action(request: Request) -> Response:
     """The open conversation page saw a message arrive live: it counts as read."""
     current = await viewer(request)
     form = await form_data(request)
-    message_id = _int(form_text(form, "last_message_id"))
+    message_id = optional_id(form_text(form, "last_message_id"))
     if message_id is None:
         raise Invalid("last_message_id is a message id.")
     async with ctx(request).db.transaction() as session:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import error_code
+from tests.conftest import csrf_from, error_code
 
 HUGE = 10**30
 
@@ -44,3 +44,31 @@ def test_an_unknown_preference_is_invalid_input(site, admin):
     answer = client.patch("/api/v1/me/preferences", json={"colour": "blue"})
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["fields"] == {"colour": "Not a preference."}
+
+
+def test_huge_ids_in_queries_and_forms_are_no_id(site, admin, alice):
+    """An id in a query string or a form field past what the column holds is treated as
+    no id (or refused as bad input), never sent to the database."""
+    owner = site.bearer(admin)
+    site.community(owner, "cataloging")
+    thread = owner.post(
+        "/api/v1/communities/cataloging/threads", json={"title": "Plans", "body": "Ours"}
+    ).json()
+    page = site.signed_in(admin)
+    form = page.get(f"/messages/new?reply_to_post={HUGE}")
+    assert form.status_code == 200 and "Reply privately" not in form.text
+    assert page.get(f"/threads/{thread['id']}?reply_to={HUGE}").status_code == 200
+    token = csrf_from(page.get(f"/threads/{thread['id']}").text)
+    marked = page.post(
+        f"/threads/{thread['id']}/read", data={"csrf_token": token, "last_post_id": str(HUGE)}
+    )
+    assert marked.status_code == 422, marked.text
+    replied = page.post(
+        f"/threads/{thread['id']}/reply",
+        data={"csrf_token": token, "body": "Quoting nothing", "reply_to": str(HUGE)},
+    )
+    assert replied.status_code in (200, 303), replied.text
+    listing = owner.get(f"/api/v1/communities/cataloging/library?folder={HUGE}")
+    assert listing.status_code == 422 and error_code(listing) == "invalid", listing.text
+    download = owner.get(f"/api/v1/library/files/1/download?version={HUGE}")
+    assert download.status_code in (404, 422), download.text
