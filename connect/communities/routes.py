@@ -169,7 +169,11 @@ async def join_action(request: Request) -> Response:
 @page
 async def leave_action(request: Request) -> Response:
     async def act(session, current, community, form):
-        await service.leave(session, current, community)
+        was = await service.leave(session, current, community)
+        if was == "pending":
+            return f"Your request to join {community.name} is withdrawn."
+        if was == "invited":
+            return f"You declined the invitation to {community.name}."
         return f"You have left {community.name}."
 
     response = await _membership_action(request, act)

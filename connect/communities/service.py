@@ -327,13 +327,14 @@ async def join(session: AsyncSession, viewer: Viewer, community: Community) -> s
     return "member"
 
 
-async def leave(session: AsyncSession, viewer: Viewer, community: Community) -> None:
-    """Leave, cancel a join request, or decline an invitation."""
+async def leave(session: AsyncSession, viewer: Viewer, community: Community) -> str | None:
+    """Leave, cancel a join request, or decline an invitation; returns which it was (the
+    membership's status before: active, pending or invited), None if there was nothing."""
     if not viewer.signed_in:
         raise NotSignedIn("Sign in first.")
     existing = await _membership(session, community, viewer.id)
     if existing is None:
-        return
+        return None
     if existing.status == "active" and existing.role == "owner":
         owners = (
             await session.execute(
@@ -346,7 +347,8 @@ async def leave(session: AsyncSession, viewer: Viewer, community: Community) -> 
         ).scalar()
         if owners <= 1:
             raise Conflict("You are this community's only owner: make someone else owner first.")
-    was_active = existing.status == "active"
+    was = existing.status
+    was_active = was == "active"
     await session.delete(existing)
     await session.flush()
     if was_active:
@@ -361,6 +363,7 @@ async def leave(session: AsyncSession, viewer: Viewer, community: Community) -> 
             subject_id=viewer.id,
             data={"community": community.slug},
         )
+    return was
 
 
 async def _user_by_name(session: AsyncSession, username: str) -> User:

@@ -255,7 +255,13 @@ def test_join_button_on_the_community_page(site, root, alice, bob):
     assert "Ask to join" in page.text
     me.post("/c/closed-one/join", data={"csrf_token": csrf_from(page.text)})
     assert info(me, "closed-one")["membership"] == "pending"
-    assert "waiting for a moderator" in me.get("/c/closed-one/about").text
+    page = me.get("/c/closed-one/about")
+    assert "waiting for a moderator" in page.text
+    # Cancelling the request says so; it does not claim a membership that never was.
+    shown = me.post("/c/closed-one/leave", data={"csrf_token": csrf_from(page.text)}).text
+    assert info(me, "closed-one")["membership"] is None
+    assert "Your request to join Closed One is withdrawn." in shown
+    assert "You have left" not in shown
 
     # A "back" address elsewhere is not followed.
     token = csrf_from(me.get("/c/open-one/about").text)
