@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from connect import __version__, health, openapi
+from connect import __version__, health, markup, openapi
 from connect.accounts import routes as accounts_routes
 from connect.accounts import service as accounts
 from connect.boards import reading as boards_reading
@@ -210,6 +210,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     templates.env.auto_reload = False  # templates change with releases, not while serving
     templates.env.globals["site_name"] = settings.site_name
     templates.env.globals["avatar_url"] = avatar_url
+    templates.env.filters["excerpt"] = markup.excerpt  # Markdown → plain text, shortened
+    templates.env.filters["html_excerpt"] = markup.html_excerpt  # rendered post → the same
     context = Context(
         settings=settings,
         secret_key=settings.load_secret_key(),

@@ -130,8 +130,13 @@ def _kept_excerpt(markdown: str, length: int) -> str:
 
 
 def _excerpt(markdown: str, length: int) -> str:
-    text = nh3.clean(_parser().render(markdown), tags=set())
-    text = re.sub(r"\s+", " ", _unescape(text)).strip()
+    return html_excerpt(_parser().render(markdown), length)
+
+
+def html_excerpt(html: str, length: int = 200) -> str:
+    """Plain text of the first part of sanitized HTML (a post as rendered): what readers
+    see, without Markdown's marks, and with nothing left to render. Quotes use it."""
+    text = re.sub(r"\s+", " ", _unescape(nh3.clean(html, tags=set()))).strip()
     if len(text) <= length:
         return text
     return text[: length - 1].rsplit(" ", 1)[0] + "…"

@@ -50,7 +50,12 @@ def test_start_thread_and_reply(site, admin, alice, bob):
 
     html = site.anonymous().get(f"/threads/{thread['id']}").text
     assert "RDA and BIBFRAME" in html
-    assert "In reply to" in html
+    # The quote reads as the post does, not as its Markdown.
+    assert "<p>What do you use for linked data?</p>\n  </blockquote>" in html
+    assert "**linked data**" not in html
+    # So does the author's profile's list of recent posts.
+    profile = site.anonymous().get("/members/bob").text
+    assert "We use BIBFRAME. cc @alice" in profile
 
 
 def test_bad_posts_are_refused_and_nothing_is_written(site, admin, alice):

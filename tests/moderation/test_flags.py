@@ -139,11 +139,11 @@ def test_a_member_barred_from_flagging_is_told_why(site, admin, alice, bob):
 
 def test_the_flag_form(site, admin, alice, bob):
     owner, (a, b) = board(site, admin, alice, bob)
-    thread = start(a, title="Open", body="Some words")
+    thread = start(a, title="Open", body="Some _emphatic_ words")
     post_id = thread["first_post_id"]
     assert f"/posts/{post_id}/flag" in b.get(f"/threads/{thread['id']}").text
     form = b.get(f"/posts/{post_id}/flag")
-    assert form.status_code == 200 and "Some words" in form.text
+    assert form.status_code == 200 and "Some emphatic words" in form.text  # as read
     token = csrf_from(form.text)
     missing = b.post(f"/posts/{post_id}/flag", data={"csrf_token": token, "reason": "other"})
     assert missing.status_code == 422 and "Say what is wrong" in missing.text
