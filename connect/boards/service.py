@@ -106,7 +106,8 @@ async def create_thread(
     """Start a thread; `checks` (web requests) applies posting limits and spam holds."""
     if not viewer.signed_in:
         raise NotSignedIn("Sign in to start a discussion.")
-    if not permissions.can_read_community(viewer, community):
+    # A community one may see but not read (closed, not a member) is there: join first.
+    if not permissions.can_see_community(viewer, community):
         raise NotFound("There is no community at this address.")
     limits.check_not_banned(viewer, community)
     if not permissions.can_post(viewer, community):

@@ -140,7 +140,7 @@ async def _published_before(session: AsyncSession, user_id: int, community_id: i
 def check_can_add(viewer: Viewer, community: Community) -> None:
     if not viewer.signed_in:
         raise NotSignedIn("Sign in to add documents.")
-    if not permissions.can_read_community(viewer, community):
+    if not permissions.can_see_community(viewer, community):
         raise NotFound("There is no community at this address.")
     if not permissions.can_add_to_library(viewer, community):
         raise Forbidden("Join this community to add documents to its library.")

@@ -141,6 +141,12 @@ def test_closed_community_threads_are_404_to_outsiders(site, admin, alice, bob):
         == 404
     )
     assert site.anonymous().get("/api/v1/communities/council/threads").status_code == 403
+    # The community itself is there for everyone: starting a thread means joining first.
+    started = outsider.post(
+        "/api/v1/communities/council/threads", json={"title": "Hello", "body": "May I?"}
+    )
+    assert started.status_code == 403, started.text
+    assert "Join this community" in started.json()["error"]["message"]
 
 
 def test_held_posts_visible_only_to_author_and_moderators(site, admin, alice, bob):

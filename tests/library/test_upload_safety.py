@@ -305,6 +305,8 @@ def test_only_members_may_upload_and_outsiders_send_nothing(site, admin, alice, 
     assert upload(site.anonymous(), "cataloging", [("x.txt", b"x\n")]).status_code == 401
     site.community(owner, "hidden", visibility="private")
     assert upload(a, "hidden", [("x.txt", b"x\n")]).status_code == 404
+    site.community(owner, "council", visibility="closed")  # there, but members only
+    assert upload(a, "council", [("x.txt", b"x\n")]).status_code == 403
     not_multipart = a.post(
         "/api/v1/communities/cataloging/library/entries", json={"title": "no file"}
     )
