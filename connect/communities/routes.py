@@ -10,7 +10,7 @@ from connect import permissions
 from connect.communities import service
 from connect.communities.models import MODERATION_MODES, ROLES, VISIBILITIES
 from connect.communities.service import community_json, membership_json
-from connect.errors import Conflict, Forbidden, Invalid, NotSignedIn
+from connect.errors import Conflict, Forbidden, Invalid, NotFound, NotSignedIn
 from connect.moderation.limits import DEFAULT_LIMITS, LIMIT_LABELS
 from connect.web import (
     api,
@@ -189,7 +189,13 @@ def _back(community) -> str:
 @page
 async def invite_action(request: Request) -> Response:
     async def act(session, current, community, form):
-        membership = await service.invite(session, current, community, form_text(form, "username"))
+        username = form_text(form, "username").strip().lstrip("@")
+        if not username:
+            raise Invalid("Enter the username of the member to invite.")
+        try:
+            membership = await service.invite(session, current, community, username)
+        except NotFound:  # no such member: the form's input is wrong, not the page
+            raise Invalid(f"No member has the username “{username[:40]}”.") from None
         if membership.status == "active":
             return f"{membership.user.display_name} is now a member."
         return f"{membership.user.display_name} is invited."

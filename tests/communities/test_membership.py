@@ -330,3 +330,14 @@ def test_members_page_approve_and_decline_buttons(site, root, admin, alice, bob)
     assert answer.status_code == 200  # back on the members page, with the reason shown
     assert "You may not remove that member." in answer.text
     assert roles(root, "closed-one") == {"root": "owner", "alice": "member"}
+
+    # Inviting nobody, or someone who is not a member of the site, says so on the same page.
+    page = owner.get("/c/closed-one/members")
+    token = csrf_from(page.text)
+    for typed, said in (("nosuchuser", "No member has the username “nosuchuser”."), ("", "Enter")):
+        answer = owner.post(
+            "/c/closed-one/invitations", data={"csrf_token": token, "username": typed}
+        )
+        assert answer.status_code == 200 and "Invite a member" in answer.text, typed
+        assert said in answer.text, typed
+    assert roles(root, "closed-one", "invited") == {}
