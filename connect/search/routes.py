@@ -8,9 +8,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from connect.errors import Invalid
 from connect.search import query as q
 from connect.search.schema import TYPES
-from connect.search.service import PER_PAGE, SearchParams
+from connect.search.service import PER_PAGE, SORTS, SearchParams
 from connect.web import api, ctx, page, page_params, render, viewer
 
 TYPE_LABELS = {
@@ -38,9 +39,27 @@ def _params(request: Request) -> SearchParams:
     )
 
 
+def _refused(params: SearchParams) -> dict[str, str]:
+    """The parameters that mean nothing (api.md, Search), by name: a mistyped date or type
+    must not quietly widen the search."""
+    refused = {}
+    if params.type.strip() and params.type.strip().lower() not in q.TYPE_ALIASES:
+        refused["type"] = f"One of {', '.join(TYPES)}."
+    for name in ("after", "before"):
+        value = getattr(params, name)
+        if value.strip() and q.parse_day(value) is None:
+            refused[name] = "A date, YYYY-MM-DD."
+    if params.sort and params.sort not in SORTS:
+        refused["sort"] = f"One of {', '.join(SORTS)}."
+    return refused
+
+
 @api
 async def search_api(request: Request) -> Response:
     params = _params(request)
+    refused = _refused(params)
+    if refused:
+        raise Invalid("Some search parameters are not understood.", fields=refused)
     answer = await ctx(request).search.search(await viewer(request), params)
     answer.pop("q", None)
     return JSONResponse(answer)
@@ -49,6 +68,7 @@ async def search_api(request: Request) -> Response:
 @page
 async def search_page(request: Request) -> Response:
     params = _params(request)
+    ignored = _refused(params)
     answer = await ctx(request).search.search(await viewer(request), params)
     chosen = {
         "type": q.TYPE_ALIASES.get(params.type.lower(), ""),
@@ -78,6 +98,7 @@ async def search_page(request: Request) -> Response:
             "types": TYPES,
             "type_labels": TYPE_LABELS,
             "pager_base": base + ("" if base.endswith("?") else "&"),
+            "ignored": ignored,
         },
     )
 

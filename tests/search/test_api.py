@@ -71,7 +71,29 @@ def test_filters_paging_and_sorting(site, content):
     newest = search(anyone, "metadata", sort="newest")
     dates = [i["created_at"] for i in newest["items"]]
     assert dates == sorted(dates, reverse=True)
-    assert search(anyone, "metadata", sort="sideways", per_page=1000)["per_page"] == 100
+    assert search(anyone, "metadata", per_page=1000)["per_page"] == 100
+
+
+def test_parameters_that_mean_nothing_are_refused_not_ignored(site, content):
+    """A mistyped date, type or order would quietly widen the search: the API says so
+    (422, by field) and the page searches without it, saying what it left out."""
+    anyone = site.anonymous()
+    for params, field in (
+        ({"after": "notadate"}, "after"),
+        ({"before": "2025-13-40"}, "before"),
+        ({"type": "bogus"}, "type"),
+        ({"sort": "sideways"}, "sort"),
+    ):
+        answer = anyone.get("/api/v1/search", params={"q": "metadata", **params})
+        assert answer.status_code == 422, (params, answer.text)
+        assert set(answer.json()["error"]["fields"]) == {field}
+    assert (
+        anyone.get("/api/v1/search", params={"q": "metadata", "type": "library"}).status_code == 200
+    )
+    page = anyone.get("/search", params={"q": "metadata", "after": "notadate"})
+    assert page.status_code == 200 and "Left out of this search" in page.text
+    assert "after: A date, YYYY-MM-DD." in page.text
+    assert "Storytime" in page.text  # searched all the same
 
 
 def test_malformed_queries_never_fail(site, content):
