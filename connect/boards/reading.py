@@ -135,8 +135,11 @@ def check_thread_visible(viewer: Viewer, thread: Thread, community: Community) -
 
 
 async def get_post(
-    session: AsyncSession, viewer: Viewer, post_id: int
+    session: AsyncSession, viewer: Viewer, post_id: int, *, removed: bool = False
 ) -> tuple[Post, Thread, Community]:
+    """The post, its thread and community, or NotFound if the viewer may not see it. With
+    `removed`, a removed post counts as seen in a thread the viewer may read: its address
+    leads to its placeholder (a notification about a reply removed since, say)."""
     row = (
         await session.execute(
             select(Post, Thread, Community)
@@ -151,9 +154,10 @@ async def get_post(
     visible_thread = permissions.can_see_post(
         viewer, community, status=thread.status, author_id=thread.author_id
     )
-    if not visible_thread or not permissions.can_see_post(
+    visible_post = permissions.can_see_post(
         viewer, community, status=post.status, author_id=post.author_id
-    ):
+    ) or (removed and post.status == "deleted")
+    if not visible_thread or not visible_post:
         raise NotFound("There is no such post, or you cannot see it.")
     return post, thread, community
 

@@ -287,11 +287,12 @@ async def reply_action(request: Request) -> Response:
 
 @page
 async def post_link(request: Request) -> Response:
-    """A post's permanent address: the thread page it is on, scrolled to it."""
+    """A post's permanent address: the thread page it is on, scrolled to it (to its
+    "removed" placeholder once it is removed)."""
     current = await viewer(request)
     async with ctx(request).db.read() as session:
         post, thread, community = await reading.get_post(
-            session, current, request.path_params["post_id"]
+            session, current, request.path_params["post_id"], removed=True
         )
         position = await reading.position_of(session, current, post, community)
     page_number = position // reading.POSTS_PER_PAGE + 1

@@ -140,6 +140,7 @@ class Notifier:
             "message.created",
             "contact.requested",
             "contact.accepted",
+            "post.deleted",
             *MODERATION_EVENTS,
         }
     )
@@ -171,6 +172,17 @@ class Notifier:
                 await self._message(session, event)
             elif event.type in ("contact.requested", "contact.accepted"):
                 await self._contact(session, event)
+            elif event.type == "post.deleted":
+                await self._post_removed(session, event)
+
+    async def _post_removed(self, session: AsyncSession, event: Event) -> None:
+        """A removed post's text leaves the notifications that quoted it; they still lead
+        to where it was (its "removed" placeholder)."""
+        await session.execute(
+            update(Notification)
+            .where(Notification.post_id == event.subject_id, Notification.excerpt != "")
+            .values(excerpt="")
+        )
 
     async def _load_post(self, session: AsyncSession, post_id: int):
         row = (

@@ -13,18 +13,8 @@ from starlette.testclient import TestClient
 from connect.app import create_app
 from connect.notifications import service
 from connect.notifications.models import OutgoingMail
+from tests.boards.helpers import open_board as board
 from tests.conftest import BASE_URL, Site, fast_passwords
-
-
-def board(site, admin, *members, slug="cataloging", **settings):
-    owner = site.signed_in(admin)
-    site.community(owner, slug, **settings)
-    clients = []
-    for m in members:
-        c = site.signed_in(m)
-        assert c.post(f"/api/v1/communities/{slug}/join").status_code == 200
-        clients.append(c)
-    return owner, clients
 
 
 def titles(client) -> list[str]:
@@ -60,6 +50,42 @@ def test_reply_mention_and_follow_notifications(site, admin, alice, bob):
     # Running the notifier again changes nothing (it is idempotent).
     site.drain()
     assert len(titles(a)) == 1
+
+
+def test_a_removed_reply_leaves_the_notification_with_its_place_not_its_text(
+    site, admin, alice, bob
+):
+    _, (a, b) = board(site, admin, alice, bob)
+    thread = a.post(
+        "/api/v1/communities/cataloging/threads", json={"title": "Budget", "body": "Q?"}
+    ).json()
+    regret = b.post(
+        f"/api/v1/threads/{thread['id']}/posts",
+        json={"body": "Something I regret saying", "reply_to": thread["first_post_id"]},
+    ).json()
+    site.drain()
+    (notice,) = a.get("/api/v1/notifications").json()["items"]
+    assert notice["excerpt"] == "Something I regret saying"
+    assert b.delete(f"/api/v1/posts/{regret['id']}").status_code == 204
+    site.drain()
+    (notice,) = a.get("/api/v1/notifications").json()["items"]
+    assert notice["excerpt"] == ""
+    assert "Something I regret" not in a.get("/notifications").text
+    # Its address leads to where it was: the thread, at the "removed" placeholder.
+    where = a.get(notice["url"], follow_redirects=False)
+    assert where.status_code == 303, where.text
+    assert where.headers["location"] == f"/threads/{thread['id']}#post-{regret['id']}"
+    assert "This post was removed." in a.get(where.headers["location"]).text
+    # Not for anyone who cannot read the thread.
+    owner = site.bearer(admin)
+    site.community(owner, "council", visibility="private")
+    private = owner.post(
+        "/api/v1/communities/council/threads", json={"title": "Closed doors", "body": "Q?"}
+    ).json()
+    gone = owner.post(f"/api/v1/threads/{private['id']}/posts", json={"body": "x"}).json()
+    assert owner.delete(f"/api/v1/posts/{gone['id']}").status_code == 204
+    assert b.get(f"/posts/{gone['id']}", follow_redirects=False).status_code == 404
+    assert site.anonymous().get(f"/posts/{gone['id']}", follow_redirects=False).status_code == 404
 
 
 def test_mentions_never_reach_members_who_cannot_read(site, admin, alice, bob):
