@@ -523,3 +523,34 @@ def test_hostile_titles_and_bodies_are_inert_on_every_page(site, admin, alice, b
             assert page.status_code == 200, url
             assert hostile_markup(page.text) == [], url
     assert "&lt;script&gt;alert(&#34;title&#34;)&lt;/script&gt;" in a.get("/c/cataloging").text
+
+
+def test_a_page_past_the_end_says_where_the_end_is(site, admin, alice):
+    """?page=99 of a two-page thread, a board, a library or a directory is not "nothing
+    here yet": each says the page is past the end and links to the last one."""
+    _, (a,) = open_board(site, admin, alice)
+    thread = start(a)
+    for n in range(50):
+        reply(a, thread, f"Reply {n}")
+    added = a.post(
+        "/api/v1/communities/cataloging/library/entries",
+        data={"title": "Plan"},
+        files=[("file", ("plan.txt", b"a plan\n", "text/plain"))],
+    )
+    assert added.status_code == 201, added.text
+    anyone = site.anonymous()
+    for url, last in (
+        (f"/threads/{thread['id']}?page=99", f"/threads/{thread['id']}?page=2"),
+        ("/c/cataloging?page=99", "/c/cataloging?sort=activity&amp;page=1"),
+        ("/c/cataloging/library?view=all&page=99", None),
+        ("/members?page=99", None),
+        ("/communities?page=99", None),
+    ):
+        html = anyone.get(url).text
+        assert "There is no page 99: the last is page" in html, url
+        for empty in ("No discussions yet", "No documents here yet", "No members match"):
+            assert empty not in html, (url, empty)
+        assert "No communities found" not in html, url
+        if last:
+            assert f'href="{last}"' in html, url
+    assert "There is no page" not in anyone.get(f"/threads/{thread['id']}?page=2").text
