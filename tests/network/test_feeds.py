@@ -124,7 +124,8 @@ def test_the_home_page_reads_each_communitys_newest_and_shows_the_same_feed(
     elsewhere, to its newest rows before merging them: it must show exactly the first page
     of the counted feed, with a contact's doings in a shared community once."""
     dave = site.member("dave")
-    community_with(site, root, "cataloging", alice, bob, carol)
+    moderator = site.member("sitemod", role="moderator")  # reads every community
+    community_with(site, root, "cataloging", alice, bob, carol, moderator)
     community_with(site, root, "rare", alice, dave)
     community_with(site, root, "youth", carol, dave)  # alice is not a member
     connect(site, alice, carol)
@@ -145,6 +146,9 @@ def test_the_home_page_reads_each_communitys_newest_and_shows_the_same_feed(
     assert len(expected) == 20 and len(set(expected)) == 20
     assert {i["community"]["slug"] for i in counted} == {"cataloging", "rare", "youth"}
     assert home_feed_keys(a) == expected
+    m = site.signed_in(moderator)
+    as_moderator = [f"{i['type']}-{i['id']}" for i in m.get("/api/v1/feed").json()["items"]]
+    assert home_feed_keys(m) == as_moderator and len(as_moderator) == 20
     # A whole page from one part (bob's replies), and the next items behind it.
     for n in range(21):
         reply(b, busy["id"], f"Late reply {n}")
