@@ -153,13 +153,42 @@ def test_upgrade_head_on_empty_postgres_matches_the_models(scratch_postgres):
     assert_matches_models(scratch_postgres)
 
 
+def _read_with_plans(path, read) -> tuple[object, list[tuple[str, list[str]]]]:
+    """Run `read(session)` on the SQLite file at `path`; its answer, and each statement it
+    ran with the steps of SQLite's plan for it."""
+    from sqlalchemy import event
+
+    from connect.db import Database
+
+    seen: list[tuple[str, tuple]] = []
+
+    async def run():
+        database = Database(f"sqlite+aiosqlite:///{path}")
+        event.listen(
+            database.engine.sync_engine,
+            "before_cursor_execute",
+            lambda conn, cursor, statement, params, context, many: seen.append((statement, params)),
+        )
+        try:
+            async with database.read() as session:
+                return await read(session)
+        finally:
+            await database.dispose()
+
+    answer = asyncio.run(run())
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        plans = [
+            (statement, [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params)])
+            for statement, params in seen
+            if statement.lstrip().upper().startswith("SELECT")
+        ]
+    return answer, plans
+
+
 def test_a_thread_pages_attachments_are_looked_up_by_post_on_sqlite(tmp_path):
     """Most library entries belong to no post, so after ANALYZE SQLite rates the post_id
     index as useless; the attachments query must still look these posts up in it rather
     than read every entry (what ordering by id alone made it do: ~2-3 ms a thread page)."""
-    from sqlalchemy import event
-
-    from connect.db import Database
     from connect.library.reading import attachments_of
 
     path = tmp_path / "plan.db"
@@ -175,26 +204,9 @@ def test_a_thread_pages_attachments_are_looked_up_by_post_on_sqlite(tmp_path):
         conn.commit()
         conn.execute("ANALYZE")
 
-    seen: list[tuple[str, tuple]] = []
-
-    async def run() -> dict:
-        database = Database(f"sqlite+aiosqlite:///{path}")
-        event.listen(
-            database.engine.sync_engine,
-            "before_cursor_execute",
-            lambda conn, cursor, statement, params, context, many: seen.append((statement, params)),
-        )
-        try:
-            async with database.read() as session:
-                return await attachments_of(session, [7, 8, 9])
-        finally:
-            await database.dispose()
-
-    found = asyncio.run(run())
+    found, plans = _read_with_plans(path, lambda session: attachments_of(session, [7, 8, 9]))
     assert [e.id for e in found[7]] == [5]
-    statement, params = next((s, p) for s, p in seen if "library_entries" in s)
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        plan = " ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params))
+    plan = " ".join(next(steps for statement, steps in plans if "library_entries" in statement))
     assert "USING INDEX ix_library_entries_post_id" in plan, plan
 
 
@@ -202,26 +214,13 @@ def test_a_readers_contacts_are_looked_up_by_index_on_sqlite(tmp_path):
     """Every signed-in thread page asks for the reader's contacts: by requester or
     addressee, both indexed, not by the pair's high_id, which is not (that read every
     contact on the site)."""
-    from sqlalchemy import create_engine, event
-
     from connect.boards.reading import _READER
 
     path = tmp_path / "contacts.db"
     migrate.upgrade(f"sqlite+aiosqlite:///{path}")
-    engine = create_engine(f"sqlite:///{path}")
-    seen: list[tuple[str, tuple]] = []
-    event.listen(
-        engine,
-        "before_cursor_execute",
-        lambda conn, cursor, statement, params, context, many: seen.append((statement, params)),
-    )
     params = {"user_id": 3, "thread_id": 1, "community_id": 1, "post_ids": [1, 2]}
-    with engine.connect() as conn:
-        conn.execute(_READER, params).all()
-    engine.dispose()
-    statement, params = seen[-1]
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params)]
+    _, plans = _read_with_plans(path, lambda session: session.execute(_READER, params))
+    (plan,) = [steps for statement, steps in plans if "contacts" in statement]
     assert not [step for step in plan if step.startswith("SCAN")], plan
 
 
@@ -229,43 +228,20 @@ def test_the_home_feed_reads_each_communitys_newest_along_an_index_on_sqlite(tmp
     """The home page's feed takes each community's newest replies and joins from indexes on
     (community_id, created_at), newest first, instead of reading and sorting all of them
     (~3 ms a home page on a site of ALA's size, and more as communities grow)."""
-    from sqlalchemy import event
-
     from connect.accounts.models import User
-    from connect.db import Database
     from connect.network.feeds import home_feed
     from connect.permissions import Role, Viewer
 
     path = tmp_path / "feed.db"
     migrate.upgrade(f"sqlite+aiosqlite:///{path}")
-    seen: list[tuple[str, tuple]] = []
-
-    async def run() -> None:
-        database = Database(f"sqlite+aiosqlite:///{path}")
-        event.listen(
-            database.engine.sync_engine,
-            "before_cursor_execute",
-            lambda conn, cursor, statement, params, context, many: seen.append((statement, params)),
-        )
-        viewer = Viewer(
-            user=User(id=1, username="ann", display_name="Ann"),
-            memberships={2: Role("member", "active"), 3: Role("member", "active")},
-        )
-        try:
-            async with database.read() as session:
-                await home_feed(session, viewer, count=False)
-        finally:
-            await database.dispose()
-
-    asyncio.run(run())
-    statement, params = next((s, p) for s, p in seen if "UNION ALL" in s)
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params)]
-    assert (
-        plan.count("SEARCH posts USING INDEX ix_posts_community_id_created_at (community_id=?)")
-        == 2
+    viewer = Viewer(
+        user=User(id=1, username="ann", display_name="Ann"),
+        memberships={2: Role("member", "active"), 3: Role("member", "active")},
     )
+    _, plans = _read_with_plans(path, lambda session: home_feed(session, viewer, count=False))
+    plan = next(steps for statement, steps in plans if "UNION ALL" in statement)
+    replies = "SEARCH posts USING INDEX ix_posts_community_id_created_at (community_id=?)"
     joins = "SEARCH memberships USING INDEX ix_memberships_community_id_created_at (community_id=?)"
-    assert plan.count(joins) == 2, plan
+    assert plan.count(replies) == 2 and plan.count(joins) == 2, plan
     tables = ("SCAN posts", "SCAN memberships", "SCAN threads", "SCAN library_entries")
     assert not [step for step in plan if step.startswith(tables)], plan
