@@ -6,6 +6,7 @@ only once it was accepted; failures are retried with backoff.
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import logging
 import os
 import secrets
@@ -25,6 +26,7 @@ from connect.notifications.models import OutgoingMail
 from connect.settings import Settings
 
 log = logging.getLogger("connect.mail")
+HEADERS_UNFOLDED = email.policy.default.clone(max_line_length=998)
 MAX_BACKOFF = timedelta(hours=6)
 CLAIM_FOR = timedelta(minutes=10)
 
@@ -37,7 +39,9 @@ class Mailer:
     def compose(
         self, to: str, subject: str, text: str, *, headers: dict[str, str] | None = None
     ) -> EmailMessage:
-        message = EmailMessage()
+        # Headers fold at 998 characters (RFC 5322's limit), not 78: folded, a long
+        # List-Unsubscribe address turns into encoded words mail clients cannot use.
+        message = EmailMessage(policy=HEADERS_UNFOLDED)
         message["From"] = self.settings.mail_from
         message["To"] = to
         message["Subject"] = subject

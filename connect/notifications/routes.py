@@ -112,7 +112,11 @@ async def unsubscribe_page(request: Request) -> Response:
         async with ctx(request).db.transaction() as session:
             what = await service.unsubscribe(session, user_id, scope)
         return await render(request, "notifications/unsubscribed.html", {"what": what})
-    return await render(request, "notifications/unsubscribe.html", {"token": token})
+    return await render(
+        request,
+        "notifications/unsubscribe.html",
+        {"token": token, "what": service.scope_words(scope)},
+    )
 
 
 # JSON API ---------------------------------------------------------------------------------

@@ -180,6 +180,37 @@ def test_in_app_mode_sends_no_mail_and_digest_collects(site, admin, alice, bob):
     assert site.call(service.send_digests, site.ctx) == 0
 
 
+def test_the_digests_own_link_stops_digests(site, admin, alice, bob, settings):
+    """A digest gathers replies, messages and follows in digest mode: its one-click link
+    stops all of them, says so first, and what waited for the next digest stays in the app."""
+    _, (a, b) = board(site, admin, alice, bob)
+    preferences = {"subscription_mode": "digest", "email_replies": "digest"}
+    assert a.patch("/api/v1/me/preferences", json=preferences).status_code == 200
+    thread = a.post(
+        "/api/v1/communities/cataloging/threads", json={"title": "Digest me", "body": "Q"}
+    ).json()
+    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "first answer"})
+    site.drain()
+    assert site.call(service.send_digests, site.ctx) == 1
+    assert site.call(service.send_due_mail, site.ctx) == 1
+    (sent,) = sorted((settings.data_dir / "mail").glob("*.eml"))
+    raw = sent.read_bytes().decode()
+    # The header as mail clients need it: the address itself, not encoded words.
+    (header,) = [line for line in raw.splitlines() if line.startswith("List-Unsubscribe:")]
+    assert header.startswith(f"List-Unsubscribe: <{BASE_URL}/unsubscribe/") and "?=" not in header
+    path = header.split("<", 1)[1].rstrip(">").removeprefix(BASE_URL)
+    anonymous = site.anonymous()
+    assert "We will send no more digest emails" in anonymous.get(path).text
+    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "second answer"})
+    site.drain()
+    assert "You are unsubscribed" in anonymous.post(path).text
+    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "third answer"})
+    site.drain()
+    assert site.call(service.send_digests, site.ctx, force=True) == 0
+    assert a.get("/api/v1/me/preferences").json()["email_replies"] == "in_app"
+    assert a.get("/api/v1/notifications").json()["unread"] == 3  # still in the app
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
