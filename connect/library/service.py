@@ -142,6 +142,7 @@ def check_can_add(viewer: Viewer, community: Community) -> None:
         raise NotSignedIn("Sign in to add documents.")
     if not permissions.can_see_community(viewer, community):
         raise NotFound("There is no community at this address.")
+    limits.check_not_banned(viewer, community)
     if not permissions.can_add_to_library(viewer, community):
         raise Forbidden("Join this community to add documents to its library.")
 

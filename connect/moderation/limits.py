@@ -171,7 +171,12 @@ async def set_site_limits(session: AsyncSession, viewer: Viewer, values) -> dict
 
 
 def check_not_banned(viewer: Viewer, community: Community) -> None:
-    """A banned member is told why and until when (rather than "join first")."""
+    """A suspended or banned member is told why and until when (rather than "join first")."""
+    if viewer.suspended:
+        user = viewer.user
+        until = user.suspended_until.strftime("%Y-%m-%d %H:%M UTC")
+        reason = f" Reason: {user.suspension_reason}" if user.suspension_reason else ""
+        raise Forbidden(f"Your account is suspended until {until}.{reason}", code="suspended")
     ban = viewer.sanction_in(community.id, "ban") if viewer.signed_in else None
     if ban is not None:
         until = ban.ends_at.strftime("%Y-%m-%d %H:%M UTC") if ban.ends_at else "further notice"

@@ -148,9 +148,14 @@ def test_site_suspension_allows_reading_public_content_only(site, admin, alice):
     again = site.signed_in(alice)
     assert again.get(f"/api/v1/threads/{public['id']}").status_code == 200
     assert again.get(f"/api/v1/threads/{secret['id']}").status_code == 404
-    assert (
-        again.post(f"/api/v1/threads/{public['id']}/posts", json={"body": "x"}).status_code == 403
-    )
+    # Posting anywhere says why, not "join first" (she is a member).
+    for refused in (
+        again.post(f"/api/v1/threads/{public['id']}/posts", json={"body": "x"}),
+        again.post("/api/v1/communities/youth/threads", json={"title": "t", "body": "x"}),
+    ):
+        assert refused.status_code == 403 and error_code(refused) == "suspended", refused.text
+        assert "suspended until 2999-01-01" in refused.json()["error"]["message"]
+        assert "Harassment" in refused.json()["error"]["message"]
     home = again.get("/").text
     assert "Your account is suspended until 2999-01-01" in home and "Harassment" in home
     # Only site staff lift it.
