@@ -270,7 +270,7 @@ async def community_sanctions_page(request: Request) -> Response:
                     reason=values["reason"],
                     until=sanctions.parse_until(values["until"]),
                 )
-        except (Invalid, NotFound) as exc:
+        except (Invalid, NotFound, Forbidden) as exc:  # the form again, with the reason
             errors, status = exc.fields or {"username": exc.message}, exc.status
         else:
             return redirect(request, f"/c/{slug}/sanctions", message="The sanction is in force.")

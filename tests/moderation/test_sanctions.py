@@ -213,6 +213,13 @@ def test_the_community_sanctions_page(site, admin, alice):
         "/c/youth/sanctions", data={"csrf_token": token, "username": "alice", "kind": "ban"}
     )
     assert missing.status_code == 422 and "Give a reason" in missing.text
+    # Someone this moderator may not sanction (here: themselves): the form comes back.
+    refused = owner.post(
+        "/c/youth/sanctions",
+        data={"csrf_token": token, "username": admin.username, "kind": "ban", "reason": "Long"},
+    )
+    assert refused.status_code == 403 and 'name="reason"' in refused.text
+    assert ">Long</textarea>" in refused.text or 'value="Long"' in refused.text
     done = owner.post(
         "/c/youth/sanctions",
         data={
