@@ -184,7 +184,9 @@ async def tools_page(request: Request) -> Response:
     return await render(request, "moderation/thread.html", context)
 
 
-async def _thread_tool(request: Request, act) -> Response:
+async def _thread_tool(request: Request, tool: str, act) -> Response:
+    """Run one of the thread tools (move, merge, split); refused, the page comes back with
+    the reason and what was typed, in that tool's form only."""
     current = await viewer(request)
     form = await form_data(request)
     thread_id = request.path_params["thread_id"]
@@ -194,7 +196,7 @@ async def _thread_tool(request: Request, act) -> Response:
             url, message = await act(session, current, thread, community, form)
     except (Invalid, Conflict) as exc:
         context = await _tools_context(request, current, thread_id)
-        context.update(errors=exc.fields or {"form": exc.message}, values=dict(form))
+        context.update(errors=exc.fields or {"form": exc.message}, values={tool: dict(form)})
         return await render(request, "moderation/thread.html", context, status=exc.status)
     return redirect(request, url, message=message)
 
@@ -207,7 +209,7 @@ async def move_action(request: Request) -> Response:
         await threads.move_thread(session, current, thread, community, target, reason=reason)
         return f"/threads/{thread.id}", f"The thread is now in {target.name}."
 
-    return await _thread_tool(request, act)
+    return await _thread_tool(request, "move", act)
 
 
 @page
@@ -222,7 +224,7 @@ async def merge_action(request: Request) -> Response:
         await threads.merge_threads(session, current, thread, into, community, reason=reason)
         return f"/threads/{into.id}", "The threads are merged."
 
-    return await _thread_tool(request, act)
+    return await _thread_tool(request, "merge", act)
 
 
 @page
@@ -240,7 +242,7 @@ async def split_action(request: Request) -> Response:
         )
         return f"/threads/{new.id}", "The replies are a thread of their own now."
 
-    return await _thread_tool(request, act)
+    return await _thread_tool(request, "split", act)
 
 
 # A community's sanctions ------------------------------------------------------------------

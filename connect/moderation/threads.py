@@ -280,5 +280,11 @@ async def thread_in_community(session: AsyncSession, thread_id, community: Commu
         raise Invalid("into is a thread id.", fields={"into": "A thread id."})
     thread = await session.get(Thread, thread_id)
     if thread is None or thread.community_id != community.id or thread.status == "deleted":
-        raise Invalid("There is no such thread in this community.", fields={"into": "Unknown."})
+        # One answer for both: a thread elsewhere may be in a community the moderator
+        # cannot see.
+        message = (
+            "There is no such thread in this community. To merge with a thread in another "
+            "community, move one of them first."
+        )
+        raise Invalid(message, fields={"into": message})
     return thread

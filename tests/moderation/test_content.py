@@ -139,6 +139,29 @@ def test_merge_two_threads(site, admin, alice, bob):
     assert log_rows(site)[-1].action == "thread.merge"
 
 
+def test_a_refused_merge_says_why_and_keeps_its_reason_in_its_own_form(site, admin, alice):
+    _, (a,) = board(site, admin, alice)
+    thread = start(a, title="Duplicate")
+    owner = site.signed_in(admin)
+    tools = owner.get(f"/threads/{thread['id']}/moderate")
+    token = csrf_from(tools.text)
+    for into in ("999", "/threads/999"):
+        refused = owner.post(
+            f"/threads/{thread['id']}/merge",
+            data={"csrf_token": token, "into": into, "reason": "Same question twice"},
+        )
+        assert refused.status_code == 422
+        assert "There is no such thread in this community" in refused.text
+        assert "Unknown." not in refused.text
+        html = refused.text
+        merge_at = html.index(f'action="/threads/{thread["id"]}/merge"')
+        merge_form = html[merge_at : html.index("</form>", merge_at)]
+        split_at = html.index('id="split-form"')
+        split_form = html[split_at : html.index("</form>", split_at)]
+        assert 'value="Same question twice"' in merge_form
+        assert "Same question twice" not in split_form
+
+
 def test_split_replies_into_a_new_thread(site, admin, alice, bob):
     owner, (a, b) = board(site, admin, alice, bob)
     thread = start(a, title="Mixed topics")
