@@ -159,6 +159,14 @@ async def bulk_action(request: Request) -> Response:
     return redirect(request, back, message=message)
 
 
+def _log_link(filters: dict[str, str], per_page: int | None) -> str:
+    """The log's address with its filters (and a page size asked for), ready for "page=N"."""
+    kept = {k: v for k, v in filters.items() if v}
+    if per_page is not None:
+        kept["per_page"] = str(per_page)
+    return "/moderation/log?" + urlencode(kept) + ("&" if kept else "")
+
+
 @page
 async def log_page(request: Request) -> Response:
     current, login = await signed_in_or_login(request)
@@ -190,9 +198,7 @@ async def log_page(request: Request) -> Response:
             "filters": filters,
             "communities": communities,
             "actions": audit.ACTIONS,
-            "pager_base": "/moderation/log?"
-            + urlencode({k: v for k, v in filters.items() if v})
-            + ("&" if any(filters.values()) else ""),
+            "pager_base": _log_link(filters, per_page if "per_page" in q else None),
         },
     )
 

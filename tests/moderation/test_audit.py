@@ -301,6 +301,9 @@ def test_the_log_shows_who_what_when_why_and_is_read_by_the_right_people(site, w
     assert page.status_code == 200 and "Duplicate" in page.text and "archmod" in page.text
     assert mod.get("/moderation/log").status_code == 200
     assert site.signed_in(site.member("plain")).get("/moderation/log").status_code == 403
+    # A page size asked for is kept by the pager's links.
+    small = owner.get("/moderation/log?per_page=1").text
+    assert 'href="/moderation/log?per_page=1&amp;page=2"' in small
 
 
 def test_log_rows_are_never_changed(site, world):
