@@ -15,7 +15,7 @@ from connect.communities.models import Community
 from connect.db import utcnow
 from connect.errors import Conflict, Forbidden, Invalid, NotSignedIn
 from connect.moderation import audit, notices
-from connect.moderation.limits import flag_threshold
+from connect.moderation.limits import check_not_banned, flag_threshold
 from connect.moderation.models import FLAG_REASONS, Flag
 from connect.permissions import Viewer
 
@@ -54,6 +54,7 @@ def check_can_flag(viewer: Viewer, community: Community, *, status: str, author_
     if not permissions.can_flag(viewer, community, status=status, author_id=author_id):
         if status in ("pending", "hidden"):
             raise Conflict("A moderator is already reviewing this.")
+        check_not_banned(viewer, community)  # suspended or banned: say so, and why
         raise Forbidden("You cannot flag this.")
 
 

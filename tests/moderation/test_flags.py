@@ -135,6 +135,17 @@ def test_a_member_barred_from_flagging_is_told_why(site, admin, alice, bob):
     # The flag form says the same.
     page = b.get(f"/posts/{thread['first_post_id']}/flag")
     assert page.status_code == 403 and "Flags in bad faith" in page.text
+    # A member banned from the community is told that, not "you cannot flag this".
+    carol = site.member("carol")
+    c = site.bearer(carol)
+    assert c.post("/api/v1/communities/youth/join").status_code == 200
+    banned = owner.post(
+        "/api/v1/communities/youth/sanctions",
+        json={"username": "carol", "kind": "ban", "reason": "Trolling", "until": "2999-01-01"},
+    )
+    assert banned.status_code == 201, banned.text
+    refused = c.post(f"/api/v1/posts/{thread['first_post_id']}/flags", json={"reason": "spam"})
+    assert error_code(refused) == "banned" and "Trolling" in refused.json()["error"]["message"]
 
 
 def test_the_flag_form(site, admin, alice, bob):
