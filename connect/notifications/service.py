@@ -353,18 +353,37 @@ class Notifier:
             title, text = notices.describe_sanction(event.type, data)
             url = "/standing"
         for user_id in recipients:
-            if user_id is not None:
-                await self._notify(
-                    session,
-                    event,
-                    user_id,
-                    kind="moderation",
-                    mode="",
-                    community=community,
-                    title=title,
-                    text=text,
-                    url=url,
+            if user_id is None:
+                continue
+            shown_url, shown_text = url, text
+            moved = event.type == "moderation.decided" and data.get("outcome") == "moved"
+            if moved and not await self._reads(session, user_id, community):
+                # Moved where they cannot read: no link that would be a 404 to them.
+                shown_url = "/notifications"
+                shown_text = "\n".join(
+                    filter(None, [text, "It is now in a community you cannot read."])
                 )
+            await self._notify(
+                session,
+                event,
+                user_id,
+                kind="moderation",
+                mode="",
+                community=community,
+                title=title,
+                text=shown_text,
+                url=shown_url,
+            )
+
+    @staticmethod
+    async def _reads(session: AsyncSession, user_id: int, community: Community | None) -> bool:
+        """Whether the member may read the community (True when there is none)."""
+        if community is None:
+            return True
+        user = await session.get(User, user_id)
+        if user is None:
+            return False
+        return permissions.can_read_community(await viewer_for(session, user), community)
 
     async def _message(self, session: AsyncSession, event: Event) -> None:
         """A private message: the recipient hears of it (by email as their message preference

@@ -109,6 +109,22 @@ def test_move_a_thread_to_a_community_the_moderator_moderates(site, admin, alice
     assert row.action == "thread.move" and row.before == {"community": "youth"}
 
 
+def test_a_thread_moved_where_its_author_cannot_read_tells_them_without_a_dead_link(
+    site, admin, alice
+):
+    owner, (a,) = board(site, admin, alice)
+    site.community(owner, "council", visibility="private")
+    thread = start(a, title="Budget questions")
+    moved = owner.post(
+        f"/api/v1/threads/{thread['id']}/move", json={"community": "council", "reason": "Staff"}
+    )
+    assert moved.status_code == 200, moved.text
+    site.drain()
+    (notice,) = [n for n in notifications(site, alice) if "was moved" in n.title]
+    assert notice.url == "/notifications" and "a community you cannot read" in notice.excerpt
+    assert "council" not in f"{notice.title} {notice.excerpt}".lower()
+
+
 def test_merge_two_threads(site, admin, alice, bob):
     owner, (a, b) = board(site, admin, alice, bob)
     first = start(a, title="Meeting time")
