@@ -40,7 +40,7 @@ async def decided(
 ) -> None:
     """Tell an author what a moderator decided about their post, thread, entry or request.
 
-    outcome: approved, rejected, hidden, restored, removed, edited.
+    outcome: approved, rejected, hidden, restored, removed, edited, moved, merged.
     """
     if author_id is None or (viewer is not None and viewer.id == author_id):
         return
@@ -108,6 +108,7 @@ OUTCOME_WORDS = {
     "restored": "was restored",
     "removed": "was removed by a moderator",
     "moved": "was moved",
+    "merged": "was merged into another thread",
 }
 KIND_WORDS = {"thread": "Your thread", "post": "Your post", "entry": "Your document"}
 

@@ -187,6 +187,18 @@ async def merge_threads(
         before=before,
         after={"thread_id": target.id, "post_count": target.post_count},
     )
+    await notices.decided(
+        session,
+        viewer,
+        community,
+        author_id=source.author_id,
+        outcome="merged",
+        kind="thread",
+        item_id=source.id,
+        title=source.title,
+        reason=reason,
+        url=f"/threads/{target.id}",
+    )
     return target
 
 

@@ -148,6 +148,11 @@ def test_merge_two_threads(site, admin, alice, bob):
     assert old_link.headers["location"] == f"/threads/{first['id']}"
     assert site.anonymous().get(f"/threads/{second['id']}").text.count("Wednesday") >= 1
     assert site.anonymous().get("/threads/999999").status_code == 404
+    # The merged thread's author hears where it went.
+    site.drain()
+    (notice,) = [n for n in notifications(site, bob) if "merged" in n.title]
+    assert notice.title == "Your thread “When do we meet” was merged into another thread"
+    assert notice.url == f"/threads/{first['id']}"
     assert (
         error_code(owner.post(f"/api/v1/threads/{first['id']}/merge", json={"into": first["id"]}))
         == "invalid"
