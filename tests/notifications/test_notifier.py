@@ -14,6 +14,7 @@ from connect.app import create_app
 from connect.notifications import service
 from connect.notifications.models import OutgoingMail
 from tests.boards.helpers import open_board as board
+from tests.boards.helpers import reply, start
 from tests.conftest import BASE_URL, Site, fast_passwords
 
 
@@ -32,9 +33,7 @@ def queued_mail(site) -> list[OutgoingMail]:
 def test_reply_mention_and_follow_notifications(site, admin, alice, bob):
     carol = site.member("carol")
     _, (a, b, c) = board(site, admin, alice, bob, carol)
-    thread = a.post(
-        "/api/v1/communities/cataloging/threads", json={"title": "Subject headings", "body": "Q?"}
-    ).json()
+    thread = start(a, title="Subject headings", body="Q?")
     b.post(
         f"/api/v1/threads/{thread['id']}/posts",
         json={
@@ -56,9 +55,7 @@ def test_a_removed_reply_leaves_the_notification_with_its_place_not_its_text(
     site, admin, alice, bob
 ):
     _, (a, b) = board(site, admin, alice, bob)
-    thread = a.post(
-        "/api/v1/communities/cataloging/threads", json={"title": "Budget", "body": "Q?"}
-    ).json()
+    thread = start(a, title="Budget", body="Q?")
     regret = b.post(
         f"/api/v1/threads/{thread['id']}/posts",
         json={"body": "Something I regret saying", "reply_to": thread["first_post_id"]},
@@ -108,10 +105,8 @@ def test_held_posts_notify_nobody(site, admin, alice, bob):
 
 def test_header_count_and_notifications_page(site, admin, alice, bob):
     _, (a, b) = board(site, admin, alice, bob)
-    thread = a.post(
-        "/api/v1/communities/cataloging/threads", json={"title": "Weeding", "body": "Q"}
-    ).json()
-    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "A"})
+    thread = start(a, title="Weeding", body="Q")
+    reply(b, thread, "A")
     site.drain()
     page = a.get("/")
     assert '<span class="count">1</span>' in page.text
@@ -124,10 +119,8 @@ def test_header_count_and_notifications_page(site, admin, alice, bob):
 
 def test_real_time_mail_has_one_click_unsubscribe(site, admin, alice, bob, settings):
     _, (a, b) = board(site, admin, alice, bob)
-    thread = a.post(
-        "/api/v1/communities/cataloging/threads", json={"title": "Authority files", "body": "Q"}
-    ).json()
-    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "An answer"})
+    thread = start(a, title="Authority files", body="Q")
+    reply(b, thread, "An answer")
     site.drain()
     assert site.call(service.send_due_mail, site.ctx) == 1
     files = sorted((settings.data_dir / "mail").glob("*.eml"))
@@ -145,8 +138,8 @@ def test_real_time_mail_has_one_click_unsubscribe(site, admin, alice, bob, setti
     assert anonymous.post(path).status_code == 200
     assert a.get(f"/threads/{thread['id']}").text.count('value="none" selected') == 1
     # Posting there again does not follow the thread again, and its replies stay quiet.
-    a.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "Thanks, all"})
-    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "You are welcome"})
+    reply(a, thread, "Thanks, all")
+    reply(b, thread, "You are welcome")
     site.drain()
     assert a.get(f"/threads/{thread['id']}").text.count('value="none" selected') == 1
     site.call(service.send_due_mail, site.ctx)  # Bob, who follows, hears of Alice's post
@@ -165,11 +158,9 @@ def test_in_app_mode_sends_no_mail_and_digest_collects(site, admin, alice, bob):
         a.patch("/api/v1/me/preferences", json={"subscription_mode": "digest"}).status_code == 200
     )
     assert b.patch("/api/v1/me/preferences", json={"email_replies": "loud"}).status_code == 422
-    thread = a.post(
-        "/api/v1/communities/cataloging/threads", json={"title": "Digest me", "body": "Q"}
-    ).json()
-    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "first answer"})
-    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "second answer"})
+    thread = start(a, title="Digest me", body="Q")
+    reply(b, thread, "first answer")
+    reply(b, thread, "second answer")
     site.drain()
     assert queued_mail(site) == []
     assert site.call(service.send_digests, site.ctx) == 1
@@ -186,10 +177,8 @@ def test_the_digests_own_link_stops_digests(site, admin, alice, bob, settings):
     _, (a, b) = board(site, admin, alice, bob)
     preferences = {"subscription_mode": "digest", "email_replies": "digest"}
     assert a.patch("/api/v1/me/preferences", json=preferences).status_code == 200
-    thread = a.post(
-        "/api/v1/communities/cataloging/threads", json={"title": "Digest me", "body": "Q"}
-    ).json()
-    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "first answer"})
+    thread = start(a, title="Digest me", body="Q")
+    reply(b, thread, "first answer")
     site.drain()
     assert site.call(service.send_digests, site.ctx) == 1
     assert site.call(service.send_due_mail, site.ctx) == 1
@@ -201,10 +190,10 @@ def test_the_digests_own_link_stops_digests(site, admin, alice, bob, settings):
     path = header.split("<", 1)[1].rstrip(">").removeprefix(BASE_URL)
     anonymous = site.anonymous()
     assert "We will send no more digest emails" in anonymous.get(path).text
-    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "second answer"})
+    reply(b, thread, "second answer")
     site.drain()
     assert "You are unsubscribed" in anonymous.post(path).text
-    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "third answer"})
+    reply(b, thread, "third answer")
     site.drain()
     assert site.call(service.send_digests, site.ctx, force=True) == 0
     assert a.get("/api/v1/me/preferences").json()["email_replies"] == "in_app"
@@ -240,10 +229,8 @@ def test_failed_smtp_send_is_kept_and_retried(smtp_site):
     admin = site.member("root", role="admin")
     alice, bob = site.member("alice"), site.member("bob")
     _, (a, b) = board(site, admin, alice, bob)
-    thread = a.post(
-        "/api/v1/communities/cataloging/threads", json={"title": "Retry me", "body": "Q"}
-    ).json()
-    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "delivered later"})
+    thread = start(a, title="Retry me", body="Q")
+    reply(b, thread, "delivered later")
     site.drain()
     # No SMTP server yet: the send fails, the message stays queued.
     assert site.call(service.send_due_mail, site.ctx) == 0
