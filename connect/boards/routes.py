@@ -110,7 +110,7 @@ async def new_thread_page(request: Request) -> Response:
                         session, current, target, ctx(request).storage, post, files
                     )
         except (Invalid, TooLarge, UnsupportedType, RateLimited) as exc:
-            errors, status = exc.fields, exc.status
+            errors, status = exc.fields or {"body": exc.message}, exc.status
             retry_after = getattr(exc, "retry_after", None)
             if retry_after:  # 429: the text stays in the form, the reason above it
                 errors = {"body": exc.message}
@@ -302,11 +302,12 @@ async def post_link(request: Request) -> Response:
 
 @page
 async def post_fragment(request: Request) -> Response:
-    """One post rendered as on the thread page, for live updates to insert in place."""
+    """One post rendered as on the thread page, for live updates to insert in place (a
+    removed one as its placeholder)."""
     current = await viewer(request)
     async with ctx(request).db.read() as session:
         post, thread, community = await reading.get_post(
-            session, current, request.path_params["post_id"]
+            session, current, request.path_params["post_id"], removed=True
         )
         parents = await reading.parents_of(session, current, community, [post])
         mine = await reading.recommended_by(session, current, [post])

@@ -22,10 +22,13 @@ from starlette.requests import ClientDisconnect, Request
 
 from connect.errors import BadRequest, Invalid, TooLarge, UnsupportedType
 from connect.library.filetypes import ALLOWED_LABEL, FileType, sniff
+from connect.markup import BODY_MAX
 from connect.storage import BlobWriter, PendingBlob, Storage
 from connect.web import check_csrf, ctx, form_data, viewer
 
-FIELD_MAX_BYTES = 64 * 1024
+# A text field's bytes: room for the longest post (BODY_MAX characters) in any script, so
+# that the post's own check, which keeps the text in the form, is the one that refuses it.
+FIELD_MAX_BYTES = 4 * BODY_MAX
 MAX_FIELDS = 50
 FORM_ALLOWANCE = 1024 * 1024  # room for headers and text fields beside the files
 WRITE_BUFFER = 2 * 1024 * 1024

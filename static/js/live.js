@@ -38,13 +38,27 @@
     });
   }
 
-  function placePost(id, replace, gone) {
+  // Show post `id` as the server renders it for us now. `fresh`: a new reply, which goes at
+  // the end of the last page; otherwise (an edit, a restore, a removal) the post takes its
+  // own place among this page's posts, if that place is on this page. `gone`: if we may no
+  // longer see it, it leaves the page.
+  function placePost(id, replace, gone, fresh) {
     var container = document.querySelector("[data-live-thread]");
     if (!container) return;
     var existing = document.getElementById("post-" + id);
     if (existing && !replace) return;
-    // A new reply belongs after the last page's posts: not at the end of an earlier page.
-    if (!existing && document.querySelector('.pager a[rel="next"]')) return;
+    var lastPage = !document.querySelector('.pager a[rel="next"]');
+    if (!existing && fresh && !lastPage) return;
+    var before = null;
+    if (!existing && !fresh) {
+      var earlier = false;
+      container.querySelectorAll("article.post[data-post-id]").forEach(function (other) {
+        var otherId = parseInt(other.getAttribute("data-post-id"), 10);
+        if (otherId < id) earlier = true;
+        else if (otherId > id && !before) before = other;
+      });
+      if (!earlier || (!before && !lastPage)) return; // its place is on another page
+    }
     fetchPost(id).then(function (html) {
       var holder = document.createElement("div");
       holder.innerHTML = html;
@@ -53,6 +67,10 @@
       var current = document.getElementById("post-" + id);
       if (current) {
         current.replaceWith(article);
+      } else if (!fresh) {
+        if (before && before.parentNode === container) container.insertBefore(article, before);
+        else container.appendChild(article);
+        announce("A post is shown again");
       } else {
         article.classList.add("live-new");
         container.appendChild(article);
@@ -198,10 +216,10 @@
     lastId = message.id;
     var data = message.data || {};
     if (message.channel.indexOf("thread:") === 0) {
-      if ((message.type === "post.created" || message.type === "post.approved") && data.post) placePost(data.post.id, false);
-      if (message.type === "post.hidden" && data.post) placePost(data.post.id, true, true);
-      if ((message.type === "post.updated" || message.type === "post.hidden") && data.post) placePost(data.post.id, true);
-      if (message.type === "post.deleted" && data.post_id) placePost(data.post_id, true);
+      if ((message.type === "post.created" || message.type === "post.approved") && data.post) placePost(data.post.id, false, false, true);
+      if (message.type === "post.hidden" && data.post) placePost(data.post.id, true, true, false);
+      if (message.type === "post.updated" && data.post) placePost(data.post.id, true, false, false);
+      if (message.type === "post.deleted" && data.post_id) placePost(data.post_id, true, true, false);
     } else if (message.channel.indexOf("community:") === 0) {
       if ((message.type === "thread.created" || message.type === "thread.approved") && data.thread) showNewThreads(data.thread.community || message.channel.slice(10));
     } else if (message.channel === "me") {

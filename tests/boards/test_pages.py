@@ -554,3 +554,51 @@ def test_a_page_past_the_end_says_where_the_end_is(site, admin, alice):
         if last:
             assert f'href="{last}"' in html, url
     assert "There is no page" not in anyone.get(f"/threads/{thread['id']}?page=2").text
+
+
+def test_long_posts_are_refused_with_their_text_kept_and_any_script_fits(site, admin, alice):
+    """The post's own limit (65,536 characters) is what refuses a long post, with the text
+    kept in the form; a post within it fits whatever its script (a euro sign is 3 bytes)."""
+    _, (a,) = open_board(site, admin, alice)
+    page = site.signed_in(alice)
+    token = csrf_from(page.get("/c/cataloging/threads/new").text)
+    too_long = "a" * 70_000
+    refused = page.post(
+        "/c/cataloging/threads/new",
+        data={"csrf_token": token, "title": "Long one", "body": too_long},
+        files={"attachment": ("", b"", "application/octet-stream")},
+    )
+    assert refused.status_code == 422, refused.status_code
+    assert "At most 65,536 characters." in refused.text
+    assert too_long in refused.text  # kept in the box
+    thread = start(a)
+    euros = "€" * 25_000  # 75,000 bytes, 25,000 characters
+    replied = page.post(
+        f"/threads/{thread['id']}/reply",
+        data={"csrf_token": token, "body": euros},
+        files={"attachment": ("", b"", "application/octet-stream")},
+        follow_redirects=False,
+    )
+    assert replied.status_code == 303, replied.text[:500]
+    posts = a.get(f"/api/v1/threads/{thread['id']}").json()["posts"]
+    assert posts[-1]["body"] == euros
+
+
+def test_a_removed_posts_fragment_is_its_placeholder(site, admin, alice, bob):
+    """Live pages fetch a post's fragment when it changes: a removed one comes back as the
+    placeholder the thread page shows (not a 404 that left its text on open pages)."""
+    owner, (a, b) = open_board(site, admin, alice, bob)
+    thread = start(a)
+    regret = reply(b, thread, "Something to take back")
+    assert b.delete(f"/api/v1/posts/{regret['id']}").status_code == 204
+    fragment = a.get(f"/posts/{regret['id']}/fragment")
+    assert fragment.status_code == 200
+    assert "This post was removed." in fragment.text
+    assert "Something to take back" not in fragment.text
+    site.community(owner, "council", visibility="private")
+    secret = owner.post(
+        "/api/v1/communities/council/threads", json={"title": "Closed", "body": "Hush"}
+    ).json()
+    gone = owner.post(f"/api/v1/threads/{secret['id']}/posts", json={"body": "x"}).json()
+    assert owner.delete(f"/api/v1/posts/{gone['id']}").status_code == 204
+    assert b.get(f"/posts/{gone['id']}/fragment").status_code == 404
