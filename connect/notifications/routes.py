@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from connect.errors import Invalid, NotSignedIn
 from connect.members.models import Profile
-from connect.notifications import service
+from connect.notifications import preferences, service, unsubscribe
 from connect.notifications.service import notification_json
 from connect.web import (
     api,
@@ -76,11 +76,11 @@ async def preferences_page(request: Request) -> Response:
     current = await viewer(request)
     if not current.signed_in:
         return redirect(request, "/login?next=/settings/notifications")
-    values = service.preferences_of(current.user)
+    values = preferences.preferences_of(current.user)
     errors, status = {}, 200
     if request.method == "POST":
         form = await form_data(request)
-        values = {k: form_text(form, k) for k in service.PREFERENCES}
+        values = {k: form_text(form, k) for k in preferences.PREFERENCES}
         try:
             async with ctx(request).db.transaction() as session:
                 await _save_preferences(session, current.id, values)
@@ -97,25 +97,25 @@ async def preferences_page(request: Request) -> Response:
 
 
 async def _save_preferences(session, user_id: int, values: dict) -> dict:
-    clean = service.clean_preferences(values)
+    clean = preferences.clean_preferences(values)
     profile = await session.get(Profile, user_id)
     profile.preferences = {**(profile.preferences or {}), **clean}
-    return service.with_defaults(profile.preferences)
+    return preferences.with_defaults(profile.preferences)
 
 
 @page
 async def unsubscribe_page(request: Request) -> Response:
     """GET shows what the link stops; POST (one click, RFC 8058) stops it. No sign-in needed."""
     token = request.path_params["token"]
-    user_id, scope = service.read_unsubscribe_token(ctx(request).secret_key, token)
+    user_id, scope = unsubscribe.read_unsubscribe_token(ctx(request).secret_key, token)
     if request.method == "POST":
         async with ctx(request).db.transaction() as session:
-            what = await service.unsubscribe(session, user_id, scope)
+            what = await unsubscribe.unsubscribe(session, user_id, scope)
         return await render(request, "notifications/unsubscribed.html", {"what": what})
     return await render(
         request,
         "notifications/unsubscribe.html",
-        {"token": token, "what": service.scope_words(scope)},
+        {"token": token, "what": unsubscribe.scope_words(scope)},
     )
 
 
@@ -165,7 +165,7 @@ async def api_mark_read(request: Request) -> Response:
 async def api_preferences(request: Request) -> Response:
     user = await _user(request)
     if request.method == "GET":
-        return JSONResponse(service.preferences_of(user))
+        return JSONResponse(preferences.preferences_of(user))
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         prefs = await _save_preferences(session, user.id, data)

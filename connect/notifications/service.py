@@ -1,4 +1,4 @@
-"""Notifications: the notifier (an event-log consumer), the mail queue, digests, unsubscribe.
+"""Notifications: the notifier (an event-log consumer), the mail queue and digests.
 
 The notifier turns published posts and membership changes into notification
 rows and queued mail, in the transaction that moves its cursor. Mail leaves
@@ -7,61 +7,31 @@ the queue only when the SMTP server accepts it; failures are retried later.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connect import events, permissions, security
+from connect import events, permissions
 from connect.accounts.models import User
 from connect.boards.models import NOT_FOLLOWING, Post, Subscription, Thread
 from connect.communities.models import Community, Membership
 from connect.db import utcnow
-from connect.errors import Invalid, NotFound
 from connect.events import Event
 from connect.markup import excerpt
 from connect.messages import service as messages
 from connect.moderation import notices
 from connect.network.models import Contact
 from connect.notifications.mail import queue_mail, send_due_mail  # noqa: F401 (job entry point)
-from connect.notifications.models import EMAIL_MODES, DigestRun, Notification, OutgoingMail
+from connect.notifications.models import DigestRun, Notification, OutgoingMail
+from connect.notifications.preferences import preferences_of
+from connect.notifications.unsubscribe import unsubscribe_token
 from connect.permissions import Role, Viewer
 
 log = logging.getLogger("connect.notifications")
 DIGEST_EVERY = timedelta(hours=24)
-PREFERENCES = {
-    "subscription_mode": ("real_time", "digest", "in_app"),
-    "email_replies": EMAIL_MODES,
-    "email_messages": EMAIL_MODES,
-}
 MODERATION_EVENTS = {"moderation.decided", "flags.resolved", "sanction.created", "sanction.lifted"}
-DEFAULT_PREFERENCES = {
-    "subscription_mode": "real_time",
-    "email_replies": "real_time",
-    "email_messages": "real_time",
-}
-
-
-def preferences_of(user: User) -> dict:
-    return with_defaults(user.profile.preferences if user.profile else None)
-
-
-def with_defaults(stored: dict | None) -> dict:
-    stored = stored or {}
-    return {k: stored.get(k, v) for k, v in DEFAULT_PREFERENCES.items()}
-
-
-def clean_preferences(values: dict) -> dict:
-    problems = {
-        k: f"One of: {', '.join(PREFERENCES[k])}." if k in PREFERENCES else "Not a preference."
-        for k, v in values.items()
-        if k not in PREFERENCES or v not in PREFERENCES[k]
-    }
-    if problems:
-        raise Invalid("Some preferences need another look.", fields=problems)
-    return values
 
 
 async def viewer_for(session: AsyncSession, user: User) -> Viewer:
@@ -71,93 +41,6 @@ async def viewer_for(session: AsyncSession, user: User) -> Viewer:
         )
     )
     return Viewer(user=user, memberships={c: Role(r, s) for c, r, s in rows})
-
-
-# Unsubscribe links --------------------------------------------------------------------
-
-
-def unsubscribe_token(secret_key: str, user_id: int, scope: str) -> str:
-    """A signed token for one user and one scope: "t<thread>", "c<community>" or "replies"."""
-    value = f"{user_id}.{scope}"
-    return f"{value}.{security.sign(secret_key, 'unsubscribe', value)[:32]}"
-
-
-def read_unsubscribe_token(secret_key: str, token: str) -> tuple[int, str]:
-    try:
-        user_id, scope, signature = token.split(".")
-        expected = unsubscribe_token(secret_key, int(user_id), scope).rsplit(".", 1)[1]
-    except ValueError:
-        raise NotFound("This unsubscribe link is not valid.") from None
-    if not hmac.compare_digest(signature, expected):
-        raise NotFound("This unsubscribe link is not valid.")
-    return int(user_id), scope
-
-
-# What each link stops, in words: "replies" and "messages" (their real-time mail), "digest"
-# (the digest mail, whatever it gathers), "t<thread>" and "c<community>" (a follow).
-SCOPE_WORDS = {
-    "replies": "emails about replies to you and mentions of you",
-    "messages": "emails about private messages to you",
-    "digest": "digest emails",
-    "t": "emails from this thread",
-    "c": "emails about new threads on this board",
-}
-
-
-def scope_words(scope: str) -> str:
-    """What an unsubscribe link's scope stops, in words (NotFound for a scope we never sign)."""
-    words = SCOPE_WORDS.get(scope) or (SCOPE_WORDS.get(scope[:1]) if scope[1:].isdigit() else None)
-    if words is None:
-        raise NotFound("This unsubscribe link is not valid.")
-    return words
-
-
-async def unsubscribe(session: AsyncSession, user_id: int, scope: str) -> str:
-    """Apply an unsubscribe link; returns what stopped, in words."""
-    words = scope_words(scope)
-    user = await session.get(User, user_id)
-    if user is None:
-        raise NotFound("This unsubscribe link is not valid.")
-    if scope in ("replies", "messages"):
-        prefs = dict(user.profile.preferences or {})
-        prefs[f"email_{scope}"] = "in_app"
-        user.profile.preferences = prefs
-        return words
-    if scope == "digest":
-        await _stop_digests(session, user)
-        return words
-    kind, raw_id = scope[0], scope[1:]
-    column = Subscription.thread_id if kind == "t" else Subscription.community_id
-    query = select(Subscription).where(Subscription.user_id == user_id, column == int(raw_id))
-    if kind == "c":
-        query = query.where(Subscription.thread_id.is_(None))
-    for sub in (await session.execute(query)).scalars():
-        if kind == "t":
-            sub.mode = NOT_FOLLOWING  # kept, so that a later reply does not follow it again
-        else:
-            await session.delete(sub)
-    return words
-
-
-async def _stop_digests(session: AsyncSession, user: User) -> None:
-    """No more digest mail: every preference and follow in digest mode becomes in-app only,
-    and what waits for the next digest stays in the app."""
-    prefs = preferences_of(user)
-    user.profile.preferences = {k: "in_app" if v == "digest" else v for k, v in prefs.items()}
-    await session.execute(
-        update(Subscription)
-        .where(Subscription.user_id == user.id, Subscription.mode == "digest")
-        .values(mode="in_app")
-    )
-    await session.execute(
-        update(Notification)
-        .where(
-            Notification.user_id == user.id,
-            Notification.email_mode == "digest",
-            Notification.emailed_at.is_(None),
-        )
-        .values(email_mode="in_app")
-    )
 
 
 # The notifier ---------------------------------------------------------------------------

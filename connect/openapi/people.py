@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connect.notifications.service import PREFERENCES
+from connect.notifications.preferences import PREFERENCES
 from connect.openapi.op import UPLOAD_ERRORS, Op, P
 from connect.openapi.schemas import (
     BOOL,

@@ -7,7 +7,7 @@ from typing import Any
 from connect.communities.models import MODERATION_MODES, ROLES, VISIBILITIES
 from connect.members.models import PROFILE_FIELDS
 from connect.network.models import POLICIES
-from connect.notifications.service import PREFERENCES
+from connect.notifications.preferences import PREFERENCES
 
 API_PREFIX = "/api/v1"
 DOC_PATH = API_PREFIX + "/openapi.json"
