@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from connect.search.indexer import WRITER_TIMEOUT
 from tests.conftest import children_of
 from tests.faults.checks import database_problems, missing_posts, quick_check
 from tests.faults.processes import (
@@ -90,10 +91,15 @@ def test_kill_9_of_the_server_loses_no_acknowledged_post(deployment, processes):
 
     # Its `connect worker` and search processes go with it. (An orphaned worker first
     # finishes its step, which may wait up to WRITER_TIMEOUT for the index lock that the
-    # next cycle's worker holds.)
+    # next cycle's worker holds; on a loaded machine a few orphans queue for it one after
+    # another, hence several WRITER_TIMEOUTs.)
     assert len(helpers) >= 2 * CYCLES, helpers
     with contextlib.suppress(AssertionError):
-        wait_for(lambda: not any(alive(p) for p in helpers), 60, what="the helpers to go")
+        wait_for(
+            lambda: not any(alive(p) for p in helpers),
+            6 * WRITER_TIMEOUT,
+            what="the helpers to go",
+        )
     left = {p: _cmdline(p) for p in helpers if alive(p)}
     assert not left, f"outlived their server: {left}"
 
