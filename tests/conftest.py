@@ -150,6 +150,21 @@ class Member:
     password: str = PASSWORD
 
 
+def hub_caught_up(client, ctx) -> None:
+    """Wait until the live hub of the app `client` serves has read every event."""
+
+    async def wait() -> None:
+        async with ctx.db.read() as session:
+            newest = await events.latest_id(session)
+        for _ in range(500):
+            if ctx.hub.cursor >= newest:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the live hub did not catch up in 5 s")
+
+    client.portal.call(wait)
+
+
 class Site:
     """Test helper: make members and clients signed in as them, all on one event loop."""
 
@@ -167,17 +182,7 @@ class Site:
     def hub_caught_up(self) -> None:
         """Wait until the live hub has read every event: its reading empties the caches,
         which would otherwise happen at some moment between the requests a test counts."""
-
-        async def wait() -> None:
-            async with self.ctx.db.read() as session:
-                newest = await events.latest_id(session)
-            for _ in range(500):
-                if self.ctx.hub.cursor >= newest:
-                    return
-                await asyncio.sleep(0.01)
-            raise AssertionError("the live hub did not catch up in 5 s")
-
-        self.call(wait)
+        hub_caught_up(self.client, self.ctx)
 
     def member(self, username: str, *, role: str = "member", **fields) -> Member:
         user = self.call(
