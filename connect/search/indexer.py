@@ -16,9 +16,10 @@ Only one process indexes, however many `connect serve` and `connect worker` proc
 the database and the data folder: the "indexer" lease in the database decides which (see
 connect/workers.py for how it stays exclusive and how another process takes over when the
 holder dies). In the background the indexer is fenced: it checks that it still holds the
-lease after taking Whoosh's write lock and before each commit, and before swapping in a
-rebuilt index, so a process that lost its lease (paused, cut off from the database) stops
-before it writes. Each write also records its writer in the index's metadata.
+lease while it waits for Whoosh's write lock, after taking it and before each commit, and
+before swapping in a rebuilt index, so a process that lost its lease (paused, cut off from
+the database) or is stopping gives up before it writes rather than waiting out the lock.
+Each write also records its writer in the index's metadata.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 from whoosh import index as whoosh_index
+from whoosh.index import LockError
 from whoosh.writing import MERGE_SMALL
 
 from connect import events
@@ -50,6 +52,7 @@ log = logging.getLogger("connect.search")
 COMMIT_INTERVAL = 0.4  # seconds between commits under load: a new post waits at most this
 EVENT_BATCH = 1_000
 WRITER_TIMEOUT = 30.0
+LOCK_POLL = 0.25  # seconds between lease checks while waiting for Whoosh's write lock
 # Memory for postings per writing process before they spill to sorted runs on disk. A
 # rebuild that fits writes no runs (`connect reindex --limit-mb`; ~1.6 GB per process for
 # the 150,000-document bench corpus). The background rebuild keeps to this default.
@@ -119,6 +122,7 @@ class Indexer:
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-writer")
         self._last_commit = 0.0
         self._verified: str | None = None  # the index folder last found healthy
+        self._stopping = False  # set while stop() waits for the writer thread to give up
         self.suspect = False  # set when a search or a write failed on the index
 
     # Running -------------------------------------------------------------------------------
@@ -132,9 +136,16 @@ class Indexer:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
+            self._stopping = True
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+            try:
+                # The writer thread outlives the cancelled task: wait for its step, which
+                # gives up at its next fence (within LOCK_POLL while it waits for the lock).
+                await self._in_writer(lambda: None)
+            finally:
+                self._stopping = False
         self.background = False
 
     def wake(self) -> None:
@@ -172,8 +183,21 @@ class Indexer:
 
     def _fence(self) -> None:
         """In the background, act only while this process holds the indexer lease."""
-        if self.background and not self.context.workers.holds(LEASE_NAME):
+        if self._stopping or (self.background and not self.context.workers.holds(LEASE_NAME)):
             raise LeaseLost(LEASE_NAME)
+
+    def _writer(self, path: Path):
+        """Whoosh's writer for `path`, waiting up to WRITER_TIMEOUT for its lock, fenced."""
+        ix = whoosh_index.open_dir(str(path))
+        deadline = time.monotonic() + WRITER_TIMEOUT
+        while True:
+            self._fence()
+            wait = min(LOCK_POLL, deadline - time.monotonic())
+            try:
+                return ix.writer(timeout=max(wait, 0.0), codec=ConnectCodec())
+            except LockError:
+                if wait <= 0:
+                    raise
 
     def _writer_name(self) -> str | None:
         return self.context.workers.holder if self.background else None
@@ -257,12 +281,10 @@ class Indexer:
 
     def _write(self, path: Path, docs: dict[str, dict | None], cursor: int) -> None:
         if docs:
-            writer = whoosh_index.open_dir(str(path)).writer(
-                timeout=WRITER_TIMEOUT, codec=ConnectCodec()
-            )
+            writer = self._writer(path)
             try:
-                # With Whoosh's write lock held: a process that lost the lease while it
-                # waited for the lock (or was paused) must not commit what it read before.
+                # With Whoosh's write lock held: a process that lost the lease after its last
+                # check (or was paused) must not commit what it read before.
                 self._fence()
                 for key, doc in docs.items():
                     if doc is None:

@@ -14,10 +14,12 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
+from whoosh import index as whoosh_index
 
 from connect import events
 from connect.db import Database, utcnow
 from connect.events import ConsumerCursor
+from connect.search.indexer import LOCK_POLL, WRITER_TIMEOUT
 from connect.workers import NAMESPACE, Consumer, LeaseLost, Workers, _proc_stat, holder_is_dead
 
 pytestmark = pytest.mark.faults
@@ -177,6 +179,51 @@ def test_the_indexer_writes_nothing_without_the_lease(site, admin):
         assert meta.cursor > before.cursor and meta.writer == context.workers.holder
     finally:
         indexer.background = False
+
+
+def test_an_indexer_waiting_for_the_index_lock_gives_up_when_the_lease_goes_or_it_stops(
+    site, admin
+):
+    context = site.ctx
+    indexer, store = context.search.indexer, context.search.store
+    site.call(indexer.catch_up)
+    before = store.read_meta(store.current_path())
+    site.community(site.signed_in(admin), "waiting", description="Written while locked")
+    lock = whoosh_index.open_dir(str(store.current_path())).lock("WRITELOCK")
+    assert lock.acquire()  # another writer holds the index
+
+    async def lease_lost() -> float:
+        assert await context.workers.acquire("indexer")
+        indexer.background = True
+        task = asyncio.create_task(indexer.catch_up())
+        await asyncio.sleep(4 * LOCK_POLL)
+        assert not task.done()  # waiting for the lock
+        context.workers._held["indexer"] = time.monotonic() - 0.01  # renewals failed
+        started = time.monotonic()
+        with pytest.raises(LeaseLost):
+            await task
+        return time.monotonic() - started
+
+    async def stopped() -> float:
+        assert await context.workers.acquire("indexer")
+        indexer.start()  # the background task indexes, and waits for the lock
+        await asyncio.sleep(4 * LOCK_POLL)
+        started = time.monotonic()
+        await indexer.stop()
+        return time.monotonic() - started
+
+    try:
+        assert site.call(lease_lost) < WRITER_TIMEOUT / 10
+        indexer.background = False
+        assert site.call(stopped) < WRITER_TIMEOUT / 10
+        assert not indexer.background
+    finally:
+        indexer.background = False
+        lock.release()
+    # Nothing was written while the lock was held, nor once it was free after the stop.
+    time.sleep(4 * LOCK_POLL)
+    assert store.read_meta(store.current_path()) == before
+    assert site.call(indexer.catch_up) > 0  # the next holder indexes as usual
 
 
 async def record(db: Database, *types: str) -> None:
