@@ -16,9 +16,9 @@ from connect.boards import service as boards
 from connect.boards.models import Post, Thread
 from connect.communities import service as communities
 from connect.communities.models import Community
+from connect.communities.service import viewer_of
 from connect.db import utcnow
 from connect.members.models import Profile
-from connect.notifications.service import viewer_for
 
 DEMO_PASSWORD = "connect demo password"
 
@@ -152,7 +152,7 @@ async def _communities(context, admin: User, users: list[User], rng: random.Rand
             report(f"community {slug}: already there")
             continue
         async with context.db.transaction() as session:
-            viewer = await viewer_for(session, admin)
+            viewer = await viewer_of(session, admin)
             community = await communities.create_community(
                 session,
                 viewer,
@@ -170,7 +170,7 @@ async def _communities(context, admin: User, users: list[User], rng: random.Rand
             await communities.set_role(session, viewer, community, members[0].username, "moderator")
         posts = await _discussions(context, community, members, rng)
         async with context.db.transaction() as session:
-            viewer = await viewer_for(session, admin)
+            viewer = await viewer_of(session, admin)
             community = await session.get(Community, community.id)
             await communities.update_community(
                 session, viewer, community, {"moderation": moderation}
@@ -184,7 +184,7 @@ async def _discussions(context, community: Community, members: list[User], rng) 
         start = utcnow() - timedelta(days=rng.randint(20, 300), hours=rng.randint(0, 23))
         async with context.db.transaction() as session:
             author = await session.get(User, rng.choice(members).id)
-            viewer = await viewer_for(session, author)
+            viewer = await viewer_of(session, author)
             community = await session.get(Community, community.id)
             thread, first = await boards.create_thread(
                 session, viewer, community, title=title, body=body
@@ -194,7 +194,7 @@ async def _discussions(context, community: Community, members: list[User], rng) 
             last_id = first.id
             for _ in range(rng.randint(2, 7)):
                 replier = await session.get(User, rng.choice(members).id)
-                reply_viewer = await viewer_for(session, replier)
+                reply_viewer = await viewer_of(session, replier)
                 when += timedelta(hours=rng.randint(2, 72))
                 post = await boards.reply(
                     session,

@@ -156,6 +156,12 @@ def _unescape(text: str) -> str:
     return html.unescape(text)
 
 
+def one_line(text: str) -> str:
+    """`text` as one line: any run of whitespace (line breaks, tabs, Unicode separators)
+    becomes a single space. For names, titles and subjects, which also head emails."""
+    return " ".join(text.split())
+
+
 def clean_body(body, *, empty: str = "Write something first.") -> str:
     """A post's or message's Markdown as written (line ends made \n), or Invalid if it is
     empty or longer than BODY_MAX."""

@@ -30,6 +30,7 @@ from connect.web import (
     form_data,
     form_text,
     json_body,
+    optional_id,
     page,
     redirect,
     render,
@@ -230,10 +231,9 @@ async def tokens_page(request: Request) -> Response:
         action = form_text(form, "action")
         async with ctx(request).db.transaction() as session:
             if action == "revoke":
-                try:
-                    token_id = int(form_text(form, "token_id"))
-                except ValueError:
-                    raise NotFound("No such token.") from None
+                token_id = optional_id(form_text(form, "token_id"))
+                if token_id is None:
+                    raise NotFound("No such token.")
                 await service.revoke_token(session, user, token_id)
             else:
                 name = form_text(form, "name").strip()

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connect import events, security
+from connect import events, markup, security
 from connect.accounts.models import PasswordReset, Token, User
 from connect.db import utcnow
 from connect.errors import Conflict, Forbidden, Invalid, NotFound, NotSignedIn
@@ -56,7 +56,9 @@ async def register(
 ) -> User:
     username = username.strip().lower() if isinstance(username, str) else ""
     email = normalize_email(email) if isinstance(email, str) else ""
-    display_name = (display_name or username).strip() if isinstance(display_name, str) else ""
+    display_name = (
+        markup.one_line(display_name or username) if isinstance(display_name, str) else ""
+    )
     password = password if isinstance(password, str) else ""
     problems = check_registration(username, email, display_name)
     password_problem = security.check_password_rules(password, username=username, email=email)

@@ -38,7 +38,7 @@ TITLE_MAX = 200
 def _clean_title(title) -> str:
     if not isinstance(title, str) or not title.strip():
         raise Invalid("Give the thread a title.", fields={"title": "Enter a title."})
-    title = " ".join(title.split())
+    title = markup.one_line(title)
     if len(title) > TITLE_MAX:
         raise Invalid(
             f"Use at most {TITLE_MAX} characters.",

@@ -8,13 +8,13 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connect import events, permissions
+from connect import events, markup, permissions
 from connect.accounts.models import User
 from connect.communities.models import MODERATION_MODES, ROLES, VISIBILITIES, Community, Membership
 from connect.db import contains_pattern, utcnow
 from connect.errors import Conflict, Forbidden, Invalid, NotFound, NotSignedIn
 from connect.moderation import audit, limits
-from connect.permissions import Viewer
+from connect.permissions import Role, Viewer
 
 SLUG_RE = re.compile(r"[a-z0-9_-]{2,40}")
 RESERVED_SLUGS = frozenset({"new", "api", "static"})
@@ -81,6 +81,16 @@ async def get_readable(session: AsyncSession, viewer: Viewer, slug: str) -> Comm
     return community
 
 
+async def viewer_of(session: AsyncSession, user: User) -> Viewer:
+    """`user` as the permissions see them: their memberships (not their sanctions)."""
+    rows = await session.execute(
+        select(Membership.community_id, Membership.role, Membership.status).where(
+            Membership.user_id == user.id
+        )
+    )
+    return Viewer(user=user, memberships={c: Role(r, s) for c, r, s in rows})
+
+
 def _check_settings(values: dict, *, creating: bool) -> tuple[dict, dict[str, str]]:
     clean: dict = {}
     problems: dict[str, str] = {}
@@ -93,13 +103,13 @@ def _check_settings(values: dict, *, creating: bool) -> tuple[dict, dict[str, st
         else:
             clean["slug"] = slug.strip()
     if creating or "name" in values:
-        name = values.get("name")
-        if not isinstance(name, str) or not name.strip():
+        name = markup.one_line(values["name"]) if isinstance(values.get("name"), str) else ""
+        if not name:
             problems["name"] = "Name the community."
-        elif len(name.strip()) > 120:
+        elif len(name) > 120:
             problems["name"] = "Use at most 120 characters."
         else:
-            clean["name"] = name.strip()
+            clean["name"] = name
     if "description" in values:
         description = values["description"]
         if not isinstance(description, str):

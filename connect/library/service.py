@@ -45,7 +45,7 @@ ENTRY_FIELDS = {"title", "description", "tags", "folder_id"}
 def _clean_title(title, *, fallback: str = "") -> str:
     if not isinstance(title, str):
         title = ""
-    title = " ".join(title.split()) or fallback
+    title = markup.one_line(title) or fallback
     if not title:
         raise Invalid("Give the document a title.", fields={"title": "Enter a title."})
     if len(title) > TITLE_MAX:

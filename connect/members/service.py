@@ -9,7 +9,7 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connect import events, permissions
+from connect import events, markup, permissions
 from connect.accounts.models import User
 from connect.db import contains_pattern
 from connect.errors import Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
@@ -87,7 +87,8 @@ def _clean_profile_changes(changes: dict) -> tuple[dict, dict[str, str]]:
             if not isinstance(value, str):
                 problems[name] = "Must be text."
                 continue
-            value = value.strip() if name != "bio" else value.replace("\r\n", "\n").strip()
+            bio = name == "bio"
+            value = value.replace("\r\n", "\n").strip() if bio else markup.one_line(value)
             if len(value) > FIELD_LIMITS[name]:
                 problems[name] = f"Use at most {FIELD_LIMITS[name]} characters."
                 continue
@@ -95,7 +96,10 @@ def _clean_profile_changes(changes: dict) -> tuple[dict, dict[str, str]]:
                 problems[name] = "Enter the name other members will see."
                 continue
             if name == "interests":
-                value = ", ".join(dict.fromkeys(i.strip() for i in value.split(",") if i.strip()))
+                kept: dict[str, str] = {}  # the first spelling of each interest, in order
+                for interest in filter(None, (i.strip() for i in value.split(","))):
+                    kept.setdefault(interest.casefold(), interest)
+                value = ", ".join(kept.values())
             clean[name] = value
         elif name == "public_fields":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

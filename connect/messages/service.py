@@ -20,6 +20,8 @@ from connect.accounts.models import User
 from connect.boards import reading as boards
 from connect.boards.models import Post, Thread
 from connect.boards.reading import author_json
+from connect.communities.models import Community
+from connect.communities.service import viewer_of
 from connect.db import utcnow
 from connect.errors import Conflict, Forbidden, Invalid, NotFound, NotSignedIn, RateLimited
 from connect.messages.models import Conversation, Message, Participant
@@ -59,7 +61,7 @@ def _clean_subject(subject) -> str:
         return ""
     if not isinstance(subject, str):
         raise Invalid("subject is text.", fields={"subject": "Text, or leave it out."})
-    subject = " ".join(subject.split())
+    subject = markup.one_line(subject)
     if len(subject) > SUBJECT_MAX:
         raise Invalid(
             f"Use at most {SUBJECT_MAX} characters for the subject.",
@@ -171,6 +173,17 @@ async def quotable_post(session: AsyncSession, viewer: Viewer, post_id) -> tuple
     return post, thread
 
 
+async def _all_may_read(session: AsyncSession, thread: Thread, users: list[User]) -> bool:
+    community = await session.get(Community, thread.community_id)
+    for user in users:
+        reader = await viewer_of(session, user)
+        if not permissions.can_see_post(
+            reader, community, status=thread.status, author_id=thread.author_id
+        ):
+            return False
+    return True
+
+
 # Writing ------------------------------------------------------------------------------------
 
 
@@ -191,10 +204,11 @@ async def start_conversation(
     quoted = None
     if reply_to_post is not None:
         quoted, thread = await quotable_post(session, viewer, reply_to_post)
-        subject = subject or thread.title
     recipients = await _recipients(session, viewer, names)
     for user in recipients:
         await _check_may_message(session, viewer, user)
+    if quoted is not None and not subject and await _all_may_read(session, thread, recipients):
+        subject = thread.title  # never the title of a thread a recipient cannot read
     await _check_daily_limit(session, viewer, per_day)
     subject = subject or markup.excerpt(body, 80)
     now = utcnow()

@@ -13,12 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connect import events, permissions
 from connect.accounts.models import User
-from connect.communities.models import Community, Membership
+from connect.communities.models import Community
+from connect.communities.service import viewer_of
 from connect.db import utcnow
 from connect.errors import Conflict, Forbidden, Invalid, NotFound
 from connect.moderation import audit, notices
 from connect.moderation.models import SANCTION_KINDS, Sanction
-from connect.permissions import ActiveSanction, Role, Viewer
+from connect.permissions import ActiveSanction, Viewer
 
 REASON_MAX = 1000
 COMMUNITY_KINDS = ("ban", "require_approval", "flag_bar")
@@ -93,15 +94,6 @@ async def user_by_name(session: AsyncSession, username) -> User:
     if user is None:
         raise NotFound("No member has that username.", fields={"username": "Unknown member."})
     return user
-
-
-async def viewer_of(session: AsyncSession, user: User) -> Viewer:
-    rows = await session.execute(
-        select(Membership.community_id, Membership.role, Membership.status).where(
-            Membership.user_id == user.id
-        )
-    )
-    return Viewer(user=user, memberships={c: Role(r, s) for c, r, s in rows})
 
 
 async def _check_target(

@@ -44,7 +44,7 @@ class Mailer:
         message = EmailMessage(policy=HEADERS_UNFOLDED)
         message["From"] = self.settings.mail_from
         message["To"] = to
-        message["Subject"] = subject
+        message["Subject"] = " ".join(subject.split())  # a line break would refuse the mail
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = make_msgid(domain="connect.local")
         for name, value in (headers or {}).items():

@@ -16,31 +16,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connect import events, permissions
 from connect.accounts.models import User
 from connect.boards.models import NOT_FOLLOWING, Post, Subscription, Thread
-from connect.communities.models import Community, Membership
+from connect.communities.models import Community
+from connect.communities.service import viewer_of
 from connect.db import utcnow
 from connect.events import Event
 from connect.markup import excerpt
 from connect.messages import service as messages
 from connect.moderation import notices
 from connect.network.models import Contact
+from connect.network.service import blocked_either_way
 from connect.notifications.mail import queue_mail, send_due_mail  # noqa: F401 (job entry point)
 from connect.notifications.models import DigestRun, Notification, OutgoingMail
 from connect.notifications.preferences import preferences_of
 from connect.notifications.unsubscribe import unsubscribe_token
-from connect.permissions import Role, Viewer
 
 log = logging.getLogger("connect.notifications")
 DIGEST_EVERY = timedelta(hours=24)
 MODERATION_EVENTS = {"moderation.decided", "flags.resolved", "sanction.created", "sanction.lifted"}
-
-
-async def viewer_for(session: AsyncSession, user: User) -> Viewer:
-    rows = await session.execute(
-        select(Membership.community_id, Membership.role, Membership.status).where(
-            Membership.user_id == user.id
-        )
-    )
-    return Viewer(user=user, memberships={c: Role(r, s) for c, r, s in rows})
 
 
 # The notifier ---------------------------------------------------------------------------
@@ -266,7 +258,7 @@ class Notifier:
         user = await session.get(User, user_id)
         if user is None:
             return False
-        return permissions.can_read_community(await viewer_for(session, user), community)
+        return permissions.can_read_community(await viewer_of(session, user), community)
 
     async def _message(self, session: AsyncSession, event: Event) -> None:
         """A private message: the recipient hears of it (by email as their message preference
@@ -340,8 +332,11 @@ class Notifier:
         if user is None:
             return
         if thread is not None:
+            # A block either way silences what one member writes for the other.
+            if event.actor_id and event.actor_id in await blocked_either_way(session, user_id):
+                return
             # Only members who may read the thread hear about it (mentions included).
-            reader = await viewer_for(session, user)
+            reader = await viewer_of(session, user)
             if not permissions.can_see_post(
                 reader, community, status=thread.status, author_id=thread.author_id
             ):

@@ -236,6 +236,11 @@ def test_reply_privately_quotes_the_post_while_it_can_be_read(site, admin, alice
     seen_by_carol = read(c, group["id"])["messages"][0]
     assert seen_by_carol["quoted_post"] is None and seen_by_carol["reply_to_post"] is None
     assert "Which headings do you use?" not in c.get(f"/messages/{group['id']}").text
+    # Nor the thread's title: the conversation is named by its first words instead.
+    assert group["subject"] == "For you both"
+    for seen in (c.get(f"/messages/{group['id']}").text, c.get("/messages").text):
+        assert "Subject headings" not in seen
+    assert "Subject headings" not in c.get("/api/v1/notifications").text
     # Once hidden by a moderator, the post is quoted to nobody but moderators.
     hidden = owner.post(f"/api/v1/posts/{post_id}/hide", json={"reason": "Off topic"})
     assert hidden.status_code == 200, hidden.text

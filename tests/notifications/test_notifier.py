@@ -51,6 +51,32 @@ def test_reply_mention_and_follow_notifications(site, admin, alice, bob):
     assert len(titles(a)) == 1
 
 
+def test_a_block_either_way_silences_replies_and_mentions(site, admin, alice, bob):
+    carol = site.member("carol")
+    _, (a, b, c) = board(site, admin, alice, bob, carol)
+    thread = start(a, title="Loans", body="Q?")
+    a.put("/api/v1/me/blocks/bob")
+    c.put("/api/v1/me/blocks/bob")  # carol blocks bob; bob cannot reach her either
+    b.post(
+        f"/api/v1/threads/{thread['id']}/posts",
+        json={"body": "For you, and @carol", "reply_to": thread["first_post_id"]},
+    )
+    start(b, title="Mentioning @alice and @carol", body="Hello @alice and @carol")
+    site.drain()
+    assert titles(a) == [] and titles(c) == []
+    assert not [m for m in queued_mail(site) if m.to in (alice.email, carol.email)]
+    # The other way round: bob blocked by nobody now, but he blocks alice.
+    a.delete("/api/v1/me/blocks/bob")
+    b.put("/api/v1/me/blocks/alice")
+    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "Again for @alice"})
+    site.drain()
+    assert titles(a) == []
+    b.delete("/api/v1/me/blocks/alice")
+    b.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "Unblocked: hi @alice"})
+    site.drain()
+    assert titles(a) == ["Bob Bibliographer mentioned you in “Loans”"]
+
+
 def test_a_removed_reply_leaves_the_notification_with_its_place_not_its_text(
     site, admin, alice, bob
 ):
@@ -256,3 +282,11 @@ def test_failed_smtp_send_is_kept_and_retried(smtp_site):
     received = email.message_from_bytes(envelope.content, policy=policy.default)
     assert "delivered later" in received.get_content()
     assert queued_mail(site)[0].sent_at is not None
+
+
+def test_a_line_break_in_a_subject_cannot_stop_or_split_the_mail(site):
+    message = site.ctx.mailer.compose(
+        "alice@example.org", "Mal\r\nBcc: victim@example.org", "Hello"
+    )
+    assert message["Subject"] == "Mal Bcc: victim@example.org"
+    assert message["Bcc"] is None

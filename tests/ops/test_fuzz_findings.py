@@ -72,3 +72,9 @@ def test_huge_ids_in_queries_and_forms_are_no_id(site, admin, alice):
     assert listing.status_code == 422 and error_code(listing) == "invalid", listing.text
     download = owner.get(f"/api/v1/library/files/1/download?version={HUGE}")
     assert download.status_code in (404, 422), download.text
+    tokens = page.get("/settings/tokens")
+    revoked = page.post(
+        "/settings/tokens",
+        data={"csrf_token": csrf_from(tokens.text), "action": "revoke", "token_id": str(HUGE)},
+    )
+    assert revoked.status_code == 404, revoked.text
