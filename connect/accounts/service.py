@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,7 +53,10 @@ async def register(
     password: str,
     display_name: str = "",
     site_role: str = "member",
+    first: bool = False,
 ) -> User:
+    """A new account. `first`: only while the site has none (the setup page), decided in the
+    same transaction as the insert, so that of two setups racing one wins."""
     username = username.strip().lower() if isinstance(username, str) else ""
     email = normalize_email(email) if isinstance(email, str) else ""
     display_name = (
@@ -73,6 +76,11 @@ async def register(
     password_hash = await context.passwords.hash(password)
     try:
         async with context.db.transaction() as session:
+            if first:
+                if not context.db.is_sqlite:  # SQLite's write transactions already queue
+                    await session.execute(text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
+                if not await site_is_empty(session):
+                    raise NotFound("The site is already set up.")
             user = User(
                 username=username,
                 email=email,
@@ -134,6 +142,7 @@ async def create_first_admin(
         password=password,
         display_name=display_name,
         site_role="admin",
+        first=True,
     )
 
 
