@@ -126,10 +126,14 @@ def _run_with_app(work) -> int:
 
 
 def cmd_demo(args) -> int:
-    from connect.demo import DEMO_PASSWORD, seed
+    from connect.demo import DEMO_PASSWORD, NotADemoSite, seed
 
     async def work(context):
-        await seed(context)
+        try:
+            await seed(context)
+        except NotADemoSite as exc:
+            print(exc, file=sys.stderr)
+            return 1
         for consumer in context.workers.consumers:
             await context.workers.drain(consumer)
         print(f"Demo site ready. Sign in as demo-admin with the password: {DEMO_PASSWORD}")
@@ -281,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     admin.set_defaults(func=cmd_create_admin)
 
-    demo = sub.add_parser("demo", help="seed a demo site (safe to run again)")
+    demo = sub.add_parser("demo", help="seed an empty site with demo data (safe to run again)")
     demo.set_defaults(func=cmd_demo)
 
     digest = sub.add_parser("digest", help="send due daily digests and queued mail now")

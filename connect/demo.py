@@ -1,6 +1,7 @@
 """`connect demo`: seed a believable demo site so that a newcomer sees a living community.
 
-Running it twice changes nothing: every part is skipped if it is already there.
+Running it twice changes nothing: every part is skipped if it is already there. It seeds only
+an empty site or one it seeded before: its accounts share a published password.
 """
 
 from __future__ import annotations
@@ -94,8 +95,22 @@ REPLIES = [
 ]
 
 
+class NotADemoSite(Exception):
+    """The site has accounts of its own: seeding would add an administrator anyone can use."""
+
+
 async def seed(context, *, rng: random.Random | None = None, report=print) -> None:
     rng = rng or random.Random(2026)
+    async with context.db.read() as session:
+        others = await session.scalar(
+            select(User.id).where(User.email.not_like("%@demo.example")).limit(1)
+        )
+    if others is not None:
+        raise NotADemoSite(
+            "This site already has members of its own. `connect demo` seeds only an empty "
+            "site (or tops up a demo site): its accounts, an administrator among them, share "
+            "a published password."
+        )
     users = await _members(context, rng, report)
     admin = users[0]
     await _communities(context, admin, users, rng, report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -255,3 +256,33 @@ def test_serve_runs_the_workers_in_a_process_that_goes_when_it_goes(tmp_path):
         if server.poll() is None:
             server.kill()
             server.wait()
+
+
+def _usernames(data: Path) -> list[str]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(data / "connect.db")) as db:
+        return [name for (name,) in db.execute("SELECT username FROM users ORDER BY id")]
+
+
+def test_demo_seeds_an_empty_site_once_and_never_a_real_one(tmp_path):
+    demo = tmp_path / "demo"
+    first = connect(demo, "demo")
+    assert first.returncode == 0, first.output
+    assert "Sign in as demo-admin" in first.output
+    seeded = _usernames(demo)
+    assert seeded[0] == "demo-admin" and len(seeded) == 41
+    again = connect(demo, "demo")
+    assert again.returncode == 0 and "0 created" in again.output, again.output
+    assert _usernames(demo) == seeded
+
+    real = tmp_path / "real"
+    made = connect(
+        real, "create-admin", "root", "root@example.org", "--password-stdin", stdin=PASSWORD + "\n"
+    )
+    assert made.returncode == 0, made.output
+    refused = connect(real, "demo")
+    assert refused.returncode == 1
+    assert "already has members of its own" in refused.output
+    assert_no_traceback(refused)
+    assert _usernames(real) == ["root"]  # no administrator with a published password
