@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gzip
 import hashlib
 import json
 import os
@@ -20,6 +21,7 @@ import shutil
 import sqlite3
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -179,6 +181,9 @@ async def create_backup(
 ) -> Manifest:
     """Write one archive of the site to `destination` (replaced only when complete)."""
     destination = Path(destination)
+    if destination.is_dir():
+        example = destination / "connect-backup.tar.gz"
+        raise BackupError(f"{destination} is a folder: name the archive, e.g. {example}")
     storage = Storage(settings.path("files"))
     is_postgres = make_url(settings.database_url).get_backend_name() == "postgresql"
     with tempfile.TemporaryDirectory(prefix="connect-backup-") as work:
@@ -230,19 +235,24 @@ def _write_archive(
         secret_key=True,
         referenced_blobs=sorted(referenced),
     )
-    destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
     try:
-        with tarfile.open(partial, "w:gz", compresslevel=6) as archive:
-            _add_bytes(archive, MANIFEST, json.dumps(asdict(manifest), indent=2).encode())
-            _add_bytes(archive, "secret_key", key, mode=0o600)
-            archive.add(
-                dump, arcname=PG_MEMBER if manifest.database == "postgresql" else SQLITE_MEMBER
-            )
-            for digest in blobs:
-                archive.add(storage.path(digest), arcname=f"files/{digest}")
-        with open(partial, "rb") as f:
-            os.fsync(f.fileno())
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        # Readable by its owner only: it holds the secret key and every password hash.
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise BackupError(f"cannot write {destination}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            with tarfile.open(fileobj=out, mode="w:gz", compresslevel=6) as archive:
+                _add_bytes(archive, MANIFEST, json.dumps(asdict(manifest), indent=2).encode())
+                _add_bytes(archive, "secret_key", key, mode=0o600)
+                member = PG_MEMBER if manifest.database == "postgresql" else SQLITE_MEMBER
+                archive.add(dump, arcname=member)
+                for digest in blobs:
+                    archive.add(storage.path(digest), arcname=f"files/{digest}")
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(partial, destination)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -358,47 +368,74 @@ async def restore_backup(
 def _unpack(
     settings: Settings, source: Path, work: Path, is_postgres: bool
 ) -> tuple[Manifest, Path]:
+    """Check and unpack the archive into the (empty) data folder; on any failure, leave the
+    folder as it was found, so that the restore can simply be run again."""
+    written: list[Path] = []
+    try:
+        with tarfile.open(source, "r:gz") as archive:
+            return _unpack_members(settings, archive, work, is_postgres, written)
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        _remove(written)
+        raise BackupError(f"{source} is not a readable Connect backup ({exc})") from None
+    except BaseException:
+        _remove(written)
+        raise
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in reversed(paths):
+        path.unlink(missing_ok=True)
+
+
+def _unpack_members(
+    settings: Settings,
+    archive: tarfile.TarFile,
+    work: Path,
+    is_postgres: bool,
+    written: list[Path],
+) -> tuple[Manifest, Path]:
     files = settings.path("files")
-    with tarfile.open(source, "r:gz") as archive:
-        manifest = _read_manifest(archive)
-        if (manifest.database == "postgresql") != is_postgres:
-            raise BackupError(
-                f"this backup holds a {manifest.database} database but CONNECT_DATABASE_URL "
-                "names another kind; restore into the same kind"
-            )
-        settings.ensure_data_dir()
-        dump_name = PG_MEMBER if manifest.database == "postgresql" else SQLITE_MEMBER
-        dump = work / Path(dump_name).name
-        seen: set[str] = set()
-        for member in archive:
-            if not member.isfile():
-                continue
-            name = member.name
-            if name == MANIFEST:
-                continue
-            reader = archive.extractfile(member)
-            if name == "secret_key":
-                key_file = settings.path("secret_key")
-                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "wb") as out:
-                    shutil.copyfileobj(reader, out)
-            elif name == dump_name:
-                with open(dump, "wb") as out:
-                    shutil.copyfileobj(reader, out)
-            elif name.startswith("files/") and SHA256_RE.fullmatch(name[6:]):
-                digest = name[6:]
-                final = files / digest[:2] / digest[2:4] / digest
-                final.parent.mkdir(parents=True, exist_ok=True)
-                hasher = hashlib.sha256()
-                with open(final, "wb") as out:
-                    while chunk := reader.read(1 << 20):
-                        hasher.update(chunk)
-                        out.write(chunk)
-                if hasher.hexdigest() != digest:
-                    raise BackupError(f"the backup is damaged: file {digest} has other content")
-                seen.add(digest)
-            else:
-                raise BackupError(f"unexpected member {name!r} in the backup")
+    manifest = _read_manifest(archive)
+    if (manifest.database == "postgresql") != is_postgres:
+        raise BackupError(
+            f"this backup holds a {manifest.database} database but CONNECT_DATABASE_URL "
+            "names another kind; restore into the same kind"
+        )
+    settings.ensure_data_dir()
+    dump_name = PG_MEMBER if manifest.database == "postgresql" else SQLITE_MEMBER
+    dump = work / Path(dump_name).name
+    seen: set[str] = set()
+    for member in archive:
+        if not member.isfile():
+            continue
+        name = member.name
+        if name == MANIFEST:
+            continue
+        reader = archive.extractfile(member)
+        if name == "secret_key":
+            key_file = settings.path("secret_key")
+            written.append(key_file)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(reader, out)
+        elif name == dump_name:
+            with open(dump, "wb") as out:
+                shutil.copyfileobj(reader, out)
+        elif name.startswith("files/") and SHA256_RE.fullmatch(name[6:]):
+            digest = name[6:]
+            final = files / digest[:2] / digest[2:4] / digest
+            final.parent.mkdir(parents=True, exist_ok=True)
+            written.append(final)
+            hasher = hashlib.sha256()
+            with open(final, "wb") as out:
+                while chunk := reader.read(1 << 20):
+                    hasher.update(chunk)
+                    out.write(chunk)
+            if hasher.hexdigest() != digest:
+                raise BackupError(f"the backup is damaged: file {digest} has other content")
+            seen.add(digest)
+        else:
+            raise BackupError(f"unexpected member {name!r} in the backup")
     if seen != set(manifest.blobs):
         raise BackupError("the backup is damaged: its files differ from its manifest")
     if not dump.exists():

@@ -164,3 +164,25 @@ def test_the_cli_backs_up_and_restores(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CONNECT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
     assert cli.main(["restore", str(tmp_path / "cli.tar.gz")]) == 0
     assert "Restored" in capsys.readouterr().out
+
+
+def test_the_archive_is_for_its_owner_only_and_bad_paths_are_clear(tmp_path, monkeypatch, capsys):
+    source = site_settings(tmp_path / "site", sqlite_url(tmp_path / "a.db", schema=True))
+    archive = tmp_path / "a.tar.gz"
+    asyncio.run(create_backup(source, archive))
+    assert archive.stat().st_mode & 0o777 == 0o600  # it holds the key and password hashes
+    with pytest.raises(BackupError, match="is a folder"):
+        asyncio.run(create_backup(source, tmp_path))
+    monkeypatch.setenv("CONNECT_DATA_DIR", str(tmp_path / "fresh"))
+    monkeypatch.setenv("CONNECT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
+    not_a_backup = tmp_path / "notes.txt"
+    not_a_backup.write_text("not an archive")
+    truncated = tmp_path / "truncated.tar.gz"
+    truncated.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    for bad in (not_a_backup, truncated):
+        assert cli.main(["restore", str(bad)]) == 1
+        assert "not a readable Connect backup" in capsys.readouterr().err
+        # Nothing was left behind: the restore can simply be run again.
+        left = [p for p in (tmp_path / "fresh").rglob("*") if p.is_file()]
+        assert left == [], left
+    assert cli.main(["restore", str(archive)]) == 0
