@@ -38,9 +38,7 @@ async def notifications_page(request: Request) -> Response:
         return redirect(request, "/login?next=/notifications")
     page_number, per_page = page_params(request, default_per_page=30)
     async with ctx(request).db.read() as session:
-        items, total = await service.list_for(
-            session, current.id, page=page_number, per_page=per_page
-        )
+        items, total = await service.list_for(session, current, page=page_number, per_page=per_page)
     return await render(
         request,
         "notifications/list.html",
@@ -55,10 +53,10 @@ async def open_action(request: Request) -> Response:
     await form_data(request)
     notification_id = request.path_params["notification_id"]
     async with ctx(request).db.transaction() as session:
-        target = await service.get_for(session, user.id, notification_id)
-        if target is None:
-            return redirect(request, "/notifications")
+        target = await service.get_for(session, await viewer(request), notification_id)
         await service.mark_read(session, user.id, [notification_id])
+    if target is None:
+        return redirect(request, "/notifications", message=service.WITHHELD + ".")
     return redirect(request, target.url)
 
 
@@ -129,7 +127,11 @@ async def api_list(request: Request) -> Response:
     unread_only = request.query_params.get("unread") in ("1", "true")
     async with ctx(request).db.read() as session:
         items, total = await service.list_for(
-            session, user.id, unread_only=unread_only, page=page_number, per_page=per_page
+            session,
+            await viewer(request),
+            unread_only=unread_only,
+            page=page_number,
+            per_page=per_page,
         )
         unread = await service.unread_count(session, user.id)
     return JSONResponse(

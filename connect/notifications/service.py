@@ -29,6 +29,7 @@ from connect.notifications.mail import queue_mail, send_due_mail  # noqa: F401 (
 from connect.notifications.models import DigestRun, Notification, OutgoingMail
 from connect.notifications.preferences import preferences_of
 from connect.notifications.unsubscribe import unsubscribe_token
+from connect.permissions import Viewer
 
 log = logging.getLogger("connect.notifications")
 DIGEST_EVERY = timedelta(hours=24)
@@ -488,13 +489,13 @@ async def unread_count(session: AsyncSession, user_id: int) -> int:
 
 async def list_for(
     session: AsyncSession,
-    user_id: int,
+    reader: Viewer,
     *,
     unread_only: bool = False,
     page: int = 1,
     per_page: int = 30,
 ) -> tuple[list[Notification], int]:
-    condition = Notification.user_id == user_id
+    condition = Notification.user_id == reader.id
     if unread_only:
         condition = condition & Notification.read_at.is_(None)
     total = (await session.execute(select(func.count(Notification.id)).where(condition))).scalar()
@@ -505,12 +506,50 @@ async def list_for(
         .offset((page - 1) * per_page)
         .limit(per_page)
     )
-    return list(rows.scalars().unique()), total
+    found = list(rows.scalars().unique())
+    for notification in await _unreadable(session, reader, found):
+        # Shown, not stored: the thread may become readable again.
+        session.expunge(notification)
+        notification.title = WITHHELD
+        notification.excerpt = ""
+        notification.url = "/notifications"
+    return found, total
 
 
-async def get_for(session: AsyncSession, user_id: int, notification_id: int) -> Notification | None:
+WITHHELD = "About a discussion you can no longer read"
+
+
+async def get_for(
+    session: AsyncSession, reader: Viewer, notification_id: int
+) -> Notification | None:
+    """The reader's notification, or None; also None when its thread is out of their reach."""
     found = await session.get(Notification, notification_id)
-    return found if found is not None and found.user_id == user_id else None
+    if found is None or found.user_id != reader.id or await _unreadable(session, reader, [found]):
+        return None
+    return found
+
+
+async def _unreadable(
+    session: AsyncSession, reader: Viewer, notifications: list[Notification]
+) -> list[Notification]:
+    """Those about a thread the reader may no longer read (made private, moved, hidden)."""
+    ids = {n.thread_id for n in notifications if n.thread_id}
+    if not ids:
+        return []
+    rows = await session.execute(
+        select(Thread, Community)
+        .join(Community, Community.id == Thread.community_id)
+        .where(Thread.id.in_(ids))
+    )
+    readable = {
+        thread.id
+        for thread, community in rows
+        if thread.status != "deleted"
+        and permissions.can_see_post(
+            reader, community, status=thread.status, author_id=thread.author_id
+        )
+    }
+    return [n for n in notifications if n.thread_id and n.thread_id not in readable]
 
 
 async def mark_read(session: AsyncSession, user_id: int, ids: list[int] | None = None) -> int:

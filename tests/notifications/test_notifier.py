@@ -15,7 +15,7 @@ from connect.notifications import service
 from connect.notifications.models import OutgoingMail
 from tests.boards.helpers import open_board as board
 from tests.boards.helpers import reply, start
-from tests.conftest import BASE_URL, Site, fast_passwords
+from tests.conftest import BASE_URL, Site, csrf_from, fast_passwords
 
 
 def titles(client) -> list[str]:
@@ -290,3 +290,30 @@ def test_a_line_break_in_a_subject_cannot_stop_or_split_the_mail(site):
     )
     assert message["Subject"] == "Mal Bcc: victim@example.org"
     assert message["Bcc"] is None
+
+
+def test_a_notice_about_a_thread_out_of_reach_keeps_its_place_not_its_words(
+    site, admin, alice, bob
+):
+    owner, (a,) = board(site, admin, alice)
+    b = site.signed_in(bob)  # not a member: he reads the open community as anyone may
+    thread = start(a, title="Salary survey", body="Hello @bob, the numbers are in")
+    site.drain()
+    (notice,) = b.get("/api/v1/notifications").json()["items"]
+    assert "Salary survey" in notice["title"] and notice["url"] == f"/threads/{thread['id']}"
+    owner.patch("/api/v1/communities/cataloging", json={"visibility": "private"})
+    (notice,) = b.get("/api/v1/notifications").json()["items"]
+    assert notice["title"] == service.WITHHELD
+    assert notice["excerpt"] == "" and notice["url"] == "/notifications"
+    page = b.get("/notifications").text
+    assert "Salary survey" not in page and "the numbers are in" not in page
+    opened = b.post(
+        f"/notifications/{notice['id']}/open",
+        data={"csrf_token": csrf_from(page)},
+        follow_redirects=False,
+    )
+    assert opened.headers["location"].startswith("/notifications")
+    # Readable again, it is whole again: nothing was lost.
+    owner.patch("/api/v1/communities/cataloging", json={"visibility": "open"})
+    (notice,) = b.get("/api/v1/notifications").json()["items"]
+    assert "Salary survey" in notice["title"] and "the numbers are in" in notice["excerpt"]
