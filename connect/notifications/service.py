@@ -439,8 +439,11 @@ async def send_digests(context, *, force: bool = False) -> int:
                     )
                 ).scalars()
             )
-            # Private messages from a conversation left, or across a block made since, stay out.
+            # Private messages from a conversation left, or across a block made since, stay
+            # out; so do notices about threads out of the member's reach since.
             dropped = await messages.undeliverable(session, user_id, items)
+            reader = await viewer_of(session, user)
+            dropped |= {n.id for n in await _unreadable(session, reader, items)}
             for n in items:
                 if n.id in dropped:
                     n.emailed_at = now

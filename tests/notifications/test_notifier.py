@@ -297,6 +297,7 @@ def test_a_notice_about_a_thread_out_of_reach_keeps_its_place_not_its_words(
 ):
     owner, (a,) = board(site, admin, alice)
     b = site.signed_in(bob)  # not a member: he reads the open community as anyone may
+    b.patch("/api/v1/me/preferences", json={"email_replies": "digest"})
     thread = start(a, title="Salary survey", body="Hello @bob, the numbers are in")
     site.drain()
     (notice,) = b.get("/api/v1/notifications").json()["items"]
@@ -313,6 +314,9 @@ def test_a_notice_about_a_thread_out_of_reach_keeps_its_place_not_its_words(
         follow_redirects=False,
     )
     assert opened.headers["location"].startswith("/notifications")
+    # Nor does the digest carry it.
+    site.call(service.send_digests, site.ctx, force=True)
+    assert not [m for m in queued_mail(site) if "Salary survey" in m.body]
     # Readable again, it is whole again: nothing was lost.
     owner.patch("/api/v1/communities/cataloging", json={"visibility": "open"})
     (notice,) = b.get("/api/v1/notifications").json()["items"]
