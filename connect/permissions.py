@@ -374,6 +374,10 @@ def can_set_site_limits(viewer: Viewer) -> bool:
     return viewer.is_admin
 
 
+def can_set_site_role(viewer: Viewer) -> bool:
+    return viewer.is_admin
+
+
 # -- the network: contacts and private messages (connect.network.relations.Relation) --
 
 

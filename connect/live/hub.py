@@ -39,6 +39,7 @@ REFRESH_EVENTS = MEMBERSHIP_EVENTS | {
     "membership.invited",
     "membership.declined",
     "member.suspended",
+    "member.site_role_changed",
 }
 # Changes to who is in a member's network (contacts, blocks): the hub reloads it for their
 # connections. "network.changed" (a block) is never sent to anyone: the blocked member

@@ -11,8 +11,19 @@ from connect import permissions
 from connect.boards import reading
 from connect.boards.reading import post_json, thread_json
 from connect.communities import service as communities
-from connect.errors import Invalid, NotFound, ServiceError
-from connect.moderation import audit, content, library, limits, queue, sanctions, service, threads
+from connect.errors import Forbidden, Invalid, NotFound, ServiceError
+from connect.members.service import member_json
+from connect.moderation import (
+    audit,
+    content,
+    library,
+    limits,
+    queue,
+    sanctions,
+    service,
+    staff,
+    threads,
+)
 from connect.moderation.sanctions import sanction_json
 from connect.web import api, ctx, json_body, page_params, signed_in
 
@@ -318,6 +329,34 @@ async def site_sanction(request: Request) -> Response:
     )
 
 
+# Site staff ---------------------------------------------------------------------------------
+
+
+@api
+async def list_staff(request: Request) -> Response:
+    current = await signed_in(request)
+    if not permissions.can_set_site_role(current):
+        raise Forbidden("Only site administrators can see and appoint site staff.")
+    async with ctx(request).db.read() as session:
+        people = [member_json(user, current) for user in await staff.list_staff(session)]
+    return _listing(people, len(people), 1, len(people))
+
+
+@api
+async def set_site_role(request: Request) -> Response:
+    current = await signed_in(request)
+    data = await json_body(request)
+    if not permissions.can_set_site_role(current):
+        raise Forbidden("Only site administrators can appoint site staff.")
+    async with ctx(request).db.transaction() as session:
+        user = await sanctions.user_by_name(session, request.path_params["username"])
+        await staff.set_site_role(
+            session, current, user, data.get("role"), reason=data.get("reason", "")
+        )
+        answer = member_json(user, current)
+    return JSONResponse(answer)
+
+
 async def _lift_by(request: Request, kind: str, community_slug: str | None) -> Response:
     current = await signed_in(request)
     data = await _optional_body(request)
@@ -455,4 +494,6 @@ routes = [
     Route(P + "/members/{username}/suspension", unsuspend, methods=["DELETE"]),
     Route(P + "/members/{username}/sanctions", site_sanction, methods=["POST"]),
     Route(P + "/me/sanctions", my_sanctions),
+    Route(P + "/moderation/staff", list_staff),
+    Route(P + "/members/{username}/site-role", set_site_role, methods=["PUT"]),
 ]

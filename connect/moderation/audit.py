@@ -63,6 +63,7 @@ ACTIONS = {
     "community.create": "created a community",
     "community.update": "changed community settings",
     "site.limits": "changed the site's posting limits",
+    "site.role": "changed a member's site role",
     # private messages (readable by site moderators only once a participant reports them)
     "conversation.read": "read a reported private conversation",
     "conversation.close_report": "closed the report on a private conversation",

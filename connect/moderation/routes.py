@@ -13,7 +13,7 @@ from connect import events, permissions
 from connect.communities.models import Community
 from connect.db import utcnow
 from connect.errors import Conflict, Forbidden, Invalid, NotFound
-from connect.moderation import audit, limits, queue, sanctions, service
+from connect.moderation import audit, limits, queue, sanctions, service, staff
 from connect.moderation.api import DONE, decide_many
 from connect.moderation.api import routes as api_routes
 from connect.moderation.models import FLAG_REASONS
@@ -304,6 +304,49 @@ async def limits_page(request: Request) -> Response:
 
 
 @page
+async def staff_page(request: Request) -> Response:
+    current, login = await signed_in_or_login(request)
+    if login:
+        return login
+    if not permissions.can_set_site_role(current):
+        raise Forbidden("Only site administrators can see and appoint site staff.")
+    values = {
+        "username": request.query_params.get("username", "")[:40],
+        "role": "moderator",
+        "reason": "",
+    }
+    errors, status = {}, 200
+    if request.method == "POST":
+        form = await form_data(request)
+        values = {k: form_text(form, k) for k in ("username", "role", "reason")}
+        try:
+            async with ctx(request).db.transaction() as session:
+                user = await sanctions.user_by_name(session, values["username"])
+                await staff.set_site_role(
+                    session, current, user, values["role"], reason=values["reason"]
+                )
+        except (Invalid, NotFound, Conflict) as exc:
+            errors, status = exc.fields or {"username": exc.message}, exc.status
+        else:
+            word = staff.ROLE_WORDS[values["role"]].split(":")[0].lower()
+            message = f"{user.display_name} is now: {word}."
+            return redirect(request, "/moderation/staff", message=message)
+    async with ctx(request).db.read() as session:
+        people = await staff.list_staff(session)
+    return await render(
+        request,
+        "moderation/staff.html",
+        {
+            "people": people,
+            "values": values,
+            "errors": errors,
+            "roles": list(staff.ROLE_WORDS.items()),
+        },
+        status=status,
+    )
+
+
+@page
 async def standing_page(request: Request) -> Response:
     """A member's own sanctions in force: what, where, why and until when."""
     current, login = await signed_in_or_login(request)
@@ -333,6 +376,7 @@ routes = [
     Route("/moderation/sanctions", site_sanctions_page, methods=["GET", "POST"]),
     Route("/moderation/sanctions/{sanction_id:int}/lift", lift_action, methods=["POST"]),
     Route("/moderation/limits", limits_page, methods=["GET", "POST"]),
+    Route("/moderation/staff", staff_page, methods=["GET", "POST"]),
     Route("/standing", standing_page),
     *page_routes,
     *api_routes,

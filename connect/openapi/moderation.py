@@ -215,6 +215,24 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         auth="required",
         body=obj(["kind", "reason"], kind=STR, reason=STR, until=STR_OR_NULL),
     ),
+    ("GET", P + "/moderation/staff"): Op(
+        "The site's administrators and moderators (administrators only)",
+        "moderation",
+        answer=listing(ref("Member")),
+        auth="required",
+    ),
+    ("PUT", P + "/members/{username}/site-role"): Op(
+        "Appoint a member site moderator or administrator, or make them a member again "
+        "(administrators only; the last administrator stays one: 409)",
+        "moderation",
+        answer=ref("Member"),
+        auth="required",
+        body=obj(
+            ["role"],
+            role={"type": "string", "enum": ["member", "moderator", "admin"]},
+            reason=STR,
+        ),
+    ),
     ("GET", P + "/me/sanctions"): Op(
         "Your standing: sanctions in force",
         "moderation",

@@ -237,6 +237,11 @@ def test_every_action_writes_exactly_one_row(site, world, admin, alice, bob):
         body = {"limits": {"posts_per_day": 400}}
         return lambda: ok(owner.put("/api/v1/moderation/limits", json=body))
 
+    @step("site.role")
+    def _():
+        body = {"role": "moderator", "reason": "Helps everywhere"}
+        return lambda: ok(owner.put("/api/v1/members/dave/site-role", json=body))
+
     @step("conversation.read")
     def _():
         started = ok(a.post("/api/v1/conversations", json={"to": ["bob"], "body": "Rude"}))
