@@ -1,4 +1,4 @@
-"""Pages and API for setup, sign-up, sign-in/out, tokens and password reset."""
+"""Pages and API for setup, sign-up, sign-in/out, tokens, password reset and email changes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connect import security
-from connect.accounts import service
+from connect.accounts import email_change, service
 from connect.errors import (
     Conflict,
     Forbidden,
@@ -396,6 +396,68 @@ async def api_password_reset(request: Request) -> Response:
     return JSONResponse({"status": "changed"})
 
 
+# Changing the email address -----------------------------------------------------------
+
+
+@page
+async def email_page(request: Request) -> Response:
+    user = await _require_user(request)
+    values, errors, status, sent_to = {"email": ""}, {}, 200, None
+    if request.method == "POST":
+        form = await form_data(request)
+        values = {"email": form_text(form, "email")}
+        try:
+            sent_to = await email_change.request_change(
+                ctx(request), user, email=values["email"], password=form_text(form, "password")
+            )
+        except (Invalid, Forbidden, Conflict) as exc:
+            errors, status = exc.fields or {"email": exc.message}, exc.status
+    response = await render(
+        request,
+        "accounts/email.html",
+        {"values": values, "errors": errors, "sent_to": sent_to},
+        status=status,
+    )
+    if sent_to:
+        response.background = _send_mail_after(request)
+    return response
+
+
+@page
+async def email_confirm_page(request: Request) -> Response:
+    token = request.path_params["token"]
+    if request.method == "POST":
+        await form_data(request)
+        user = await email_change.confirm_change(ctx(request), token)
+        current = await viewer(request)
+        target = "/settings/email" if current.id == user.id else "/login"
+        return redirect(request, target, message=f"Your email address is now {user.email}.")
+    user, new_email = await email_change.check_link(ctx(request), token)
+    return await render(
+        request, "accounts/email_confirm.html", {"account": user, "new_email": new_email}
+    )
+
+
+@api
+async def api_email_change(request: Request) -> Response:
+    current = await viewer(request)
+    if current.user is None:
+        raise NotSignedIn("Sign in first.")
+    data = await json_body(request)
+    sent_to = await email_change.request_change(
+        ctx(request), current.user, email=data.get("email"), password=data.get("password")
+    )
+    return JSONResponse(
+        {
+            "status": "sent",
+            "pending_email": sent_to,
+            "message": "Open the link sent to the new address to finish the change.",
+        },
+        status_code=202,
+        background=_send_mail_after(request),
+    )
+
+
 routes = [
     Route("/setup", setup_page, methods=["GET", "POST"]),
     Route("/register", register_page, methods=["GET", "POST"]),
@@ -414,4 +476,7 @@ routes = [
     Route("/api/v1/auth/session", api_session_delete, methods=["DELETE"]),
     Route("/api/v1/auth/password/forgot", api_password_forgot, methods=["POST"]),
     Route("/api/v1/auth/password/reset", api_password_reset, methods=["POST"]),
+    Route("/settings/email", email_page, methods=["GET", "POST"]),
+    Route("/settings/email/confirm/{token}", email_confirm_page, methods=["GET", "POST"]),
+    Route("/api/v1/me/email", api_email_change, methods=["POST"]),
 ]

@@ -71,6 +71,15 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         body=obj(["email"], email=STR),
         errors=(400, 413, 422, 429),
     ),
+    ("POST", P + "/me/email"): Op(
+        "Ask to change your email address: a link goes to the new one (403: wrong password; "
+        "409: another account uses it)",
+        "accounts",
+        ok=202,
+        answer=obj(["status", "pending_email"], status=STR, pending_email=STR, message=STR),
+        auth="required",
+        body=obj(["email", "password"], email=STR, password=STR),
+    ),
     ("POST", P + "/auth/password/reset"): Op(
         "Set a new password with the token from the link",
         "accounts",
