@@ -458,6 +458,26 @@ async def _keep_an_owner(session: AsyncSession, community: Community, leaving_us
         raise Conflict("A community needs at least one owner.")
 
 
+async def _check_not_sanctioned(session: AsyncSession, user: User, community: Community) -> None:
+    """An invitation a banned or suspended member could not use is refused, saying why."""
+    from connect.moderation.sanctions import active_sanctions  # it imports this module
+
+    def until(moment) -> str:
+        return moment.strftime("%Y-%m-%d") if moment else "further notice"
+
+    if user.is_suspended(utcnow()):
+        raise Conflict(
+            f"{user.display_name} is suspended until {until(user.suspended_until)}: "
+            "invite them once the suspension ends."
+        )
+    for sanction in await active_sanctions(session, user.id):
+        if sanction.kind == "ban" and sanction.community_id == community.id:
+            raise Conflict(
+                f"{user.display_name} is banned from this community until "
+                f"{until(sanction.ends_at)}: lift the ban first to invite them."
+            )
+
+
 async def invite(
     session: AsyncSession, viewer: Viewer, community: Community, username: str
 ) -> Membership:
@@ -465,6 +485,7 @@ async def invite(
     if not permissions.can_moderate(viewer, community):
         raise Forbidden("Only moderators can invite members.")
     user = await _user_by_name(session, username)
+    await _check_not_sanctioned(session, user, community)
     existing = await _membership(session, community, user.id)
     if existing is not None and existing.status == "active":
         raise Conflict(f"{user.display_name} is already a member.")

@@ -238,3 +238,29 @@ def test_the_community_sanctions_page(site, admin, alice):
         data={"csrf_token": token, "back": "/c/youth/sanctions"},
     )
     assert lifted.status_code == 200 and "The sanction is lifted." in lifted.text
+
+
+def test_an_invitation_a_sanction_would_void_is_refused_with_the_reason(site, admin):
+    owner = site.signed_in(admin)
+    site.community(owner, "council", visibility="private")
+    site.member("carol")
+    site.member("dave")
+    banned = owner.post(
+        "/api/v1/communities/council/bans",
+        json={"username": "carol", "reason": "Leaked minutes", "until": "2999-12-31"},
+    )
+    assert banned.status_code == 201, banned.text
+    refused = owner.post("/api/v1/communities/council/invitations", json={"username": "carol"})
+    assert refused.status_code == 409 and error_code(refused) == "conflict"
+    assert "banned from this community until 2999-12-31" in refused.json()["error"]["message"]
+    suspended = owner.post(
+        "/api/v1/members/dave/suspend", json={"reason": "Spam", "until": "2999-12-31"}
+    )
+    assert suspended.status_code == 201, suspended.text
+    refused = owner.post("/api/v1/communities/council/invitations", json={"username": "dave"})
+    assert refused.status_code == 409 and "suspended until 2999-12-31" in refused.text
+    members = owner.get("/api/v1/communities/council/members?status=invited").json()
+    assert members["total"] == 0  # nothing was written
+    owner.delete("/api/v1/communities/council/bans/carol")
+    invited = owner.post("/api/v1/communities/council/invitations", json={"username": "carol"})
+    assert invited.status_code == 201, invited.text
