@@ -31,6 +31,11 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# For tables whose ids appear in links and logs and whose rows may be deleted: SQLite hands
+# out max(id) + 1 otherwise, so an old link would open whatever took the deleted row's id.
+# (PostgreSQL's sequences never go back.)
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)

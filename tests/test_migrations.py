@@ -245,3 +245,106 @@ def test_the_home_feed_reads_each_communitys_newest_along_an_index_on_sqlite(tmp
     assert plan.count(replies) == 2 and plan.count(joins) == 2, plan
     tables = ("SCAN posts", "SCAN memberships", "SCAN threads", "SCAN library_entries")
     assert not [step for step in plan if step.startswith(tables)], plan
+
+
+def _fill_every_table(conn: sqlite3.Connection, rows: int = 3) -> None:
+    """Insert `rows` rows into each table that takes them from made-up values: ids 1..rows,
+    foreign keys to the same-numbered row (self-references to the row before)."""
+    for table in Base.metadata.sorted_tables:
+        for i in range(1, rows + 1):
+            values = {}
+            for column in table.columns:
+                (fk, *_) = list(column.foreign_keys) or [None]
+                if fk is not None:
+                    same = fk.column.table is table
+                    values[column.name] = (i - 1 or None) if same else i
+                elif column.primary_key:
+                    values[column.name] = i
+                else:
+                    try:
+                        kind = column.type.python_type
+                    except NotImplementedError:
+                        kind = str
+                    values[column.name] = {
+                        int: i,
+                        bool: i % 2,
+                        str: f"{table.name}-{i}",
+                        dict: "{}",
+                        list: "[]",
+                    }.get(kind, "2026-01-01 00:00:00.000000")
+            names = ", ".join(f'"{name}"' for name in values)
+            marks = ", ".join("?" for _ in values)
+            with contextlib.suppress(sqlite3.IntegrityError):
+                conn.execute(
+                    f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', list(values.values())
+                )
+    conn.commit()
+
+
+def _shape(conn: sqlite3.Connection) -> dict:
+    """Each table's row count, indexes and foreign keys."""
+    shape = {}
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+        if name.startswith("sqlite_"):
+            continue
+        indexes = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (name,)
+        ).fetchall()
+        shape[name] = (
+            conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0],
+            sorted(indexes, key=str),
+            sorted(row[2:] for row in conn.execute(f'PRAGMA foreign_key_list("{name}")')),
+        )
+    return shape
+
+
+NEVER_REUSED = (
+    "threads",
+    "posts",
+    "library_folders",
+    "library_entries",
+    "library_files",
+    "library_file_versions",
+)
+
+
+def test_sqlite_tables_with_linked_ids_are_rebuilt_to_never_reuse_ids_keeping_their_rows(
+    tmp_path,
+):
+    path = tmp_path / "filled.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    command.upgrade(migrate.alembic_config(url), "5b7e2d9c4a18")
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA foreign_keys=ON")
+        _fill_every_table(conn)
+        before = _shape(conn)
+    linked = {"post_revisions", "subscriptions", "thread_reads", "library_file_texts"}
+    assert all(before[name][0] == 3 for name in {*NEVER_REUSED, *linked}), before
+
+    migrate.upgrade(url)
+    assert_matches_models(url)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA foreign_keys=ON")
+        after = _shape(conn)
+        after.pop("alembic_version"), before.pop("alembic_version")
+        assert after == before  # every row, index and foreign key kept
+        for name in NEVER_REUSED:
+            (sql,) = conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+            ).fetchone()
+            assert "AUTOINCREMENT" in sql, sql
+        # The newest thread goes (its posts with it); the next one gets a new id.
+        conn.execute("DELETE FROM threads WHERE id = 3")
+        assert conn.execute("SELECT count(*) FROM posts").fetchone()[0] == 2
+        conn.execute(
+            "INSERT INTO threads (community_id, title, status, created_at, last_post_at, "
+            "post_count, pinned, locked) VALUES (1, 'New', 'published', '2026-01-02', "
+            "'2026-01-02', 0, 0, 0)"
+        )
+        assert conn.execute("SELECT max(id) FROM threads").fetchone()[0] == 4
+        conn.commit()
+
+    command.downgrade(migrate.alembic_config(url), "5b7e2d9c4a18")
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT count(*) FROM threads").fetchone()[0] == 3
+        assert conn.execute("SELECT count(*) FROM library_file_texts").fetchone()[0] == 3

@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from connect.accounts.models import User
-from connect.db import Base, UTCDateTime, utcnow
+from connect.db import NEVER_REUSE_IDS, Base, UTCDateTime, utcnow
 
 # published: everyone who can read the community; pending: held for approval
 # (author and moderators); hidden: by moderators (moderators only);
@@ -27,6 +27,7 @@ class Thread(Base):
             "ix_threads_community_id_pinned_last_post_at", "community_id", "pinned", "last_post_at"
         ),
         Index("ix_threads_community_id_created_at", "community_id", "created_at"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,6 +66,7 @@ class Post(Base):
         Index("ix_posts_community_id_author_id", "community_id", "author_id"),
         # The home feed reads a community's newest replies along this index.
         Index("ix_posts_community_id_created_at", "community_id", "created_at"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -16,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from connect.accounts.models import User
-from connect.db import Base, UTCDateTime, utcnow
+from connect.db import NEVER_REUSE_IDS, Base, UTCDateTime, utcnow
 
 # Like posts: published (readers of the community), pending (held for approval:
 # author and moderators), hidden (moderators only). Deleting an entry removes its rows.
@@ -32,6 +32,7 @@ class Folder(Base):
     __tablename__ = "library_folders"
     __table_args__ = (
         Index("ix_library_folders_community_id_parent_id", "community_id", "parent_id"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,6 +56,7 @@ class Entry(Base):
         Index("ix_library_entries_community_id_folder_id", "community_id", "folder_id"),
         Index("ix_library_entries_community_id_created_at", "community_id", "created_at"),
         Index("ix_library_entries_post_id", "post_id"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -89,6 +91,7 @@ class LibraryFile(Base):
     """One file of an entry; its bytes live in its versions, the newest being current."""
 
     __tablename__ = "library_files"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     entry_id: Mapped[int] = mapped_column(
@@ -103,7 +106,7 @@ class LibraryFile(Base):
 
 class FileVersion(Base):
     __tablename__ = "library_file_versions"
-    __table_args__ = (UniqueConstraint("file_id", "version"),)
+    __table_args__ = (UniqueConstraint("file_id", "version"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     file_id: Mapped[int] = mapped_column(ForeignKey("library_files.id", ondelete="CASCADE"))

@@ -229,3 +229,33 @@ def test_entry_events_carry_the_communitys_audience(site, admin, alice):
     ]
     assert created[0].data["entry"]["files"][0]["filename"] == "open.txt"
     assert created[0].data["versions"]
+
+
+def test_a_deleted_or_rejected_entrys_ids_and_links_are_never_given_to_another(
+    site, admin, alice, bob
+):
+    owner, (a, b) = open_library(site, admin, alice, bob)
+    site.community(owner, "held", moderation="all")
+    assert b.post("/api/v1/communities/held/join").status_code == 200
+
+    def gone_then_replaced(entry, remove):
+        url = f"/api/v1/library/entries/{entry['id']}"
+        (file,) = entry["files"]
+        remove(url)
+        newer = upload(b, "cataloging", [("theirs.txt", b"someone else's words\n")]).json()
+        assert newer["id"] > entry["id"] and newer["files"][0]["id"] > file["id"]
+        for client in (a, b, owner):
+            assert client.get(url).status_code == 404
+            assert client.get(file["download_url"]).status_code == 404
+            assert client.get(f"/library/files/{file['id']}/download").status_code == 404
+
+    mine = upload(a, "cataloging", [("mine.txt", b"my words\n")]).json()
+    gone_then_replaced(mine, lambda url: a.delete(url).raise_for_status())
+
+    held = upload(b, "held", [("held.txt", b"held words\n")]).json()
+    assert held["status"] == "pending"
+    rejected = owner.post(
+        f"/api/v1/moderation/items/entry/{held['id']}/reject", json={"reason": "Off topic"}
+    )
+    assert rejected.status_code == 200, rejected.text
+    gone_then_replaced(held, lambda url: None)

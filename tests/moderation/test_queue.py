@@ -213,3 +213,21 @@ def test_author_history_counts_posts_flags_and_sanctions(site, admin, alice, bob
     history = item["author_history"]
     assert history["posts"] == 1 and history["flags_upheld"] == 1
     assert [s["kind"] for s in history["sanctions"]] == ["require_approval"]
+
+
+def test_a_rejected_thread_or_reply_leaves_its_id_and_link_to_no_one_else(site, admin, alice):
+    owner, (a,) = board(site, admin, alice, moderation="all")
+    thread = start(owner, title="Open")
+    held_thread = start(a, title="Spam thread", body="More watches")
+    held_reply = reply(a, thread["id"], "Buy cheap watches now")
+    reject(owner, "post", held_reply["id"], reason="Advertising is not allowed")
+    reject(owner, "thread", held_thread["id"], reason="Advertising is not allowed")
+
+    newer_thread = start(owner, title="Next")
+    newer_reply = reply(owner, thread["id"], "A real answer")
+    assert newer_thread["id"] > held_thread["id"]
+    assert newer_reply["id"] > newer_thread["first_post_id"] > held_reply["id"]
+    for client in (a, owner):
+        assert client.get(f"/api/v1/threads/{held_thread['id']}").status_code == 404
+        assert client.get(f"/threads/{held_thread['id']}").status_code == 404
+        assert client.get(f"/api/v1/posts/{held_reply['id']}").status_code == 404
