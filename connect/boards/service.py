@@ -26,6 +26,7 @@ from connect.communities.models import Community
 from connect.db import utcnow
 from connect.errors import Forbidden, Invalid, Locked, NotFound, NotSignedIn
 from connect.moderation import audit, limits
+from connect.moderation import library as attachments
 from connect.moderation.limits import PostChecks
 from connect.permissions import Viewer
 
@@ -347,6 +348,7 @@ async def delete_post(
     post.edited_by_id = viewer.id
     if post.id == thread.first_post_id:
         thread.status = "deleted"
+        await attachments.hide_thread_attachments(session, thread, community)
         await events.record(
             session,
             "thread.deleted",
@@ -356,8 +358,10 @@ async def delete_post(
             subject_id=thread.id,
             data={"thread_id": thread.id},
         )
-    elif was_published:
-        thread.post_count = max(0, thread.post_count - 1)
+    else:
+        await attachments.sync_attachments(session, post, community)
+        if was_published:
+            thread.post_count = max(0, thread.post_count - 1)
     await events.record(
         session,
         "post.deleted",

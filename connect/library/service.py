@@ -458,11 +458,22 @@ async def approve_entry(
 
 
 async def sync_attachments(session: AsyncSession, post: Post, community: Community) -> None:
-    """Attachments follow their post's status (for moderation: approving, hiding a post)."""
+    """Attachments follow their post's status (approving, hiding, deleting a post); a deleted
+    post's stay for moderators only."""
     status = post.status if post.status in ("published", "pending", "hidden") else "hidden"
-    rows = await session.execute(
-        select(Entry).where(Entry.post_id == post.id, Entry.status != status)
-    )
+    await _set_attachments_status(session, Entry.post_id == post.id, status, community)
+
+
+async def hide_thread_attachments(
+    session: AsyncSession, thread: Thread, community: Community
+) -> None:
+    """Every post's attachments in a deleted thread stay for moderators only."""
+    posts = select(Post.id).where(Post.thread_id == thread.id)
+    await _set_attachments_status(session, Entry.post_id.in_(posts), "hidden", community)
+
+
+async def _set_attachments_status(session: AsyncSession, which, status, community) -> None:
+    rows = await session.execute(select(Entry).where(which, Entry.status != status))
     for entry in rows.scalars().unique():
         before = entry.status
         entry.status = status

@@ -83,6 +83,12 @@ async def sync_attachments(session: AsyncSession, post: Post, community: Communi
         await _service.sync_attachments(session, post, community)
 
 
+async def hide_thread_attachments(session: AsyncSession, thread, community: Community) -> None:
+    """The attachments of every post in a deleted thread: moderators only."""
+    if ENABLED:
+        await _service.hide_thread_attachments(session, thread, community)
+
+
 async def delete_attachments(session: AsyncSession, viewer, post_ids: list[int], community):
     """Remove the entries attached to posts about to be deleted for good (a rejected post)."""
     if not ENABLED or not post_ids:

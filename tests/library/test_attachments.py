@@ -125,3 +125,59 @@ def test_attachments_of_held_posts_are_held_too(site, admin, alice, bob):
     assert library_items(b)["total"] == 0
     assert a.get(f"/api/v1/library/entries/{attached['id']}").status_code == 200
     assert owner.get(f"/api/v1/library/entries/{attached['id']}").status_code == 200
+
+
+def test_deleting_a_post_or_its_thread_takes_its_attachments_out_of_sight(site, admin, alice, bob):
+    owner, (a, b) = open_library(site, admin, alice, bob)
+    started = a.post(
+        "/api/v1/communities/cataloging/threads",
+        data={"title": "Kickoff", "body": "The agenda."},
+        files=[("file", ("zebra-agenda.txt", b"zebra agenda\n", "text/plain"))],
+    ).json()
+    replied = a.post(
+        f"/api/v1/threads/{started['id']}/posts",
+        data={"body": "The figures."},
+        files=[("file", ("okapi-figures.txt", b"okapi figures\n", "text/plain"))],
+    ).json()
+    site.drain()
+
+    def attachment_seen_by(client, attached, word) -> list[bool]:
+        entry = client.get(f"/api/v1/library/entries/{attached['id']}")
+        found = client.get("/api/v1/search", params={"q": word, "type": "entry"}).json()
+        listed = library_items(client)["items"]
+        seen = [
+            entry.status_code == 200,
+            bool(found["items"]),
+            attached["id"] in {e["id"] for e in listed},
+        ]
+        if entry.status_code == 200:
+            file_url = entry.json()["files"][0]["download_url"]
+            seen.append(client.get(file_url).status_code == 200)
+        return seen
+
+    def readers():
+        return (a, b, site.anonymous())
+
+    (agenda,), (figures,) = started["attachments"], replied["attachments"]
+    for client in readers():
+        assert attachment_seen_by(client, figures, "okapi") == [True] * 4
+    figures_file, agenda_file = (
+        a.get(f"/api/v1/library/entries/{e['id']}").json()["files"][0]["download_url"]
+        for e in (figures, agenda)
+    )
+
+    assert a.delete(f"/api/v1/posts/{replied['id']}").status_code == 204
+    site.drain()
+    for client in readers():
+        assert attachment_seen_by(client, figures, "okapi") == [False] * 3
+        assert client.get(figures_file).status_code == 404
+    assert attachment_seen_by(owner, figures, "okapi") == [True] * 4
+    assert attachment_seen_by(b, agenda, "zebra") == [True] * 4
+
+    # Deleting the first post removes the whole thread, attachments and all.
+    assert a.delete(f"/api/v1/posts/{started['first_post_id']}").status_code == 204
+    site.drain()
+    for client in readers():
+        assert attachment_seen_by(client, agenda, "zebra") == [False] * 3
+        assert client.get(agenda_file).status_code == 404
+    assert attachment_seen_by(owner, agenda, "zebra") == [True] * 4
