@@ -135,3 +135,40 @@ def test_discuss_edit_and_remove(site, admin, alice, bob):
     removed = a.post(url + "/delete", data={"csrf_token": csrf_from(a.get(url).text)})
     assert removed.status_code == 200 and "is removed from the library" in removed.text
     assert a.get(url).status_code == 404
+
+
+def test_a_refused_file_keeps_every_typed_field_in_the_order_a_browser_sends_them(
+    site, admin, alice
+):
+    _, (a,) = open_library(site, admin, alice)
+    box = a.post("/api/v1/communities/cataloging/library/folders", json={"name": "Minutes"}).json()
+    page = a.get("/c/cataloging/library/new").text
+    start = page.index('<form method="post" enctype="multipart/form-data"')
+    form = page[start : page.index("</form>", start)]
+    # A browser sends the form's controls in the order they appear in it.
+    order = re.findall(r'<(?:input|textarea|select)[^>]*\bname="([^"]+)"', form)
+    typed = {
+        "csrf_token": csrf_from(page),
+        "title": "My careful title",
+        "description": "Three paragraphs of context",
+        "tags": "keep, these",
+        "folder_id": str(box["id"]),
+    }
+    assert set(order) == {*typed, "file"}
+    for refused_file, status in ((b"MZ\x90\x00\x03", 415), (b"", 422)):
+        parts = []
+        for name in order:
+            if name == "file":
+                parts.append((b'form-data; name="file"; filename="minutes.pdf"', refused_file))
+            else:
+                parts.append((f'form-data; name="{name}"'.encode(), typed[name].encode()))
+        body, content_type = multipart_body(parts)
+        answer = a.post(
+            "/c/cataloging/library/new", content=body, headers={"Content-Type": content_type}
+        )
+        assert answer.status_code == status, answer.text
+        assert 'value="My careful title"' in answer.text
+        assert "Three paragraphs of context</textarea>" in answer.text
+        assert 'value="keep, these"' in answer.text
+        assert re.search(rf'<option value="{box["id"]}"[^>]*selected', answer.text)
+    assert count(site) == 0
