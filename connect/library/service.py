@@ -24,7 +24,7 @@ from connect.errors import Forbidden, Invalid, NotFound, NotSignedIn
 from connect.library.models import Entry, FileVersion, Folder, LibraryFile
 from connect.library.reading import FileView, files_of, summary_json
 from connect.library.uploads import ReceivedFile
-from connect.moderation import limits
+from connect.moderation import audit, limits
 from connect.permissions import Viewer
 from connect.storage import Storage
 
@@ -413,16 +413,47 @@ async def update_entry(
         entry.folder_id = folder.id if folder else None
     entry.updated_at = utcnow()
     await session.flush()
+    if viewer.id != entry.author_id:  # a moderator's edit of someone else's document
+        await audit.record(
+            session,
+            viewer,
+            "entry.edit",
+            community=community,
+            target_kind="entry",
+            target_id=entry.id,
+            target_user=entry.author,
+            summary=entry.title,
+            before=before,
+            after={name: getattr(entry, name) for name in before},
+        )
     await _record(session, "entry.updated", viewer.id, entry, community, before=before)
     return entry
 
 
 async def delete_entry(
-    session: AsyncSession, viewer: Viewer, entry: Entry, community: Community
+    session: AsyncSession,
+    viewer: Viewer,
+    entry: Entry,
+    community: Community,
+    *,
+    audited: bool = False,
 ) -> None:
-    """Remove the entry and its rows; its blobs go at the next `connect gc`."""
+    """Remove the entry and its rows; its blobs go at the next `connect gc`. `audited`: the
+    caller logs the removal as its own moderation action (a rejection)."""
     if not permissions.can_edit_entry(viewer, community, author_id=entry.author_id):
         raise Forbidden("Only the document's author or a moderator can remove it.")
+    if viewer.id != entry.author_id and not audited:  # a moderator removes someone's document
+        await audit.record(
+            session,
+            viewer,
+            "entry.delete",
+            community=community,
+            target_kind="entry",
+            target_id=entry.id,
+            target_user=entry.author,
+            summary=entry.title,
+            before={"title": entry.title, "description": entry.description, "status": entry.status},
+        )
     await events.record(
         session,
         "entry.deleted",

@@ -31,6 +31,8 @@ ACTIONS = {
     "post.edit": "edited someone's post",
     "entry.hide": "hid a library entry",
     "entry.restore": "restored a library entry",
+    "entry.edit": "edited someone's library entry",
+    "entry.delete": "removed someone's library entry",
     "thread.pin": "pinned a thread",
     "thread.unpin": "unpinned a thread",
     "thread.lock": "locked a thread",

@@ -57,7 +57,8 @@ async def approve(session: AsyncSession, viewer, entry, community: Community) ->
 
 
 async def delete(session: AsyncSession, viewer, entry, community: Community) -> None:
-    await _service.delete_entry(session, viewer, entry, community)
+    """Remove a rejected entry (the caller logs the rejection)."""
+    await _service.delete_entry(session, viewer, entry, community, audited=True)
 
 
 async def set_status(session: AsyncSession, viewer, entry, community: Community, status: str):
@@ -95,7 +96,7 @@ async def delete_attachments(session: AsyncSession, viewer, post_ids: list[int],
         return
     rows = await session.execute(select(Entry).where(Entry.post_id.in_(post_ids)))
     for entry in list(rows.scalars().unique()):
-        await _service.delete_entry(session, viewer, entry, community)
+        await _service.delete_entry(session, viewer, entry, community, audited=True)
 
 
 async def move_attachments(

@@ -188,6 +188,16 @@ def test_every_action_writes_exactly_one_row(site, world, admin, alice, bob):
         url = f"/api/v1/library/entries/{steps['_entry']['id']}/restore"
         return lambda: ok(owner.post(url, json={}))
 
+    @step("entry.edit")
+    def _():
+        url = f"/api/v1/library/entries/{upload(a, name='four.txt')['id']}"
+        return lambda: ok(owner.patch(url, json={"title": "Retitled by a moderator"}))
+
+    @step("entry.delete")
+    def _():
+        url = f"/api/v1/library/entries/{upload(a, name='five.txt')['id']}"
+        return lambda: ok(owner.delete(url))
+
     @step("thread.move")
     def _():
         url = f"/api/v1/threads/{start(a, title='Move me')['id']}/move"
@@ -331,3 +341,26 @@ def test_log_rows_are_never_changed(site, world):
         site.call(remove)
     assert log_rows(site)[0].reason == ""
     assert [r.action for r in log_rows(site)][-1] == "community.update"
+
+
+def test_a_moderators_edit_and_removal_of_someones_document_are_in_the_log(site, world):
+    owner, a = world["owner"], world["a"]
+    entry = upload(a, name="minutes.txt")
+    url = f"/api/v1/library/entries/{entry['id']}"
+    ok(a.patch(url, json={"description": "My own words"}))  # the author's own edit: no row
+    ok(owner.patch(url, json={"title": "Board minutes", "tags": ["minutes"]}))
+    ok(owner.delete(url))
+    mine = upload(owner, name="mine.txt")
+    ok(owner.delete(f"/api/v1/library/entries/{mine['id']}"))  # their own: no row
+
+    items = owner.get("/api/v1/moderation/log", params={"action": "entry"}).json()["items"]
+    removed, edited = items
+    assert edited["action"] == "entry.edit" and edited["actor"] == "root"
+    assert edited["description"] == "edited someone's library entry"
+    assert edited["target"] == {"kind": "entry", "id": entry["id"], "username": "alice"}
+    assert edited["before"] == {"title": "minutes.txt", "tags": []}
+    assert edited["after"] == {"title": "Board minutes", "tags": ["minutes"]}
+    assert removed["action"] == "entry.delete" and removed["summary"] == "Board minutes"
+    assert removed["target"]["username"] == "alice"
+    assert removed["before"]["title"] == "Board minutes"
+    assert removed["before"]["description"] == "My own words"
