@@ -8,7 +8,7 @@ import unicodedata
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, MalformedRangeHeader, Response
 from starlette.routing import Route
 
 from connect import permissions, security
@@ -203,6 +203,15 @@ class BlobResponse(FileResponse):
     """A stored file: read in 1 MB pieces (one thread hop each) rather than 64 KB."""
 
     chunk_size = 1024 * 1024
+
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
+        # RFC 9110 14.2: a Range that cannot be parsed is ignored (200, the whole file), not
+        # a 400. One that cannot be satisfied still gets its 416.
+        try:
+            return super()._parse_range_header(http_range, file_size)
+        except MalformedRangeHeader:
+            return []
 
 
 def content_disposition(filename: str) -> str:

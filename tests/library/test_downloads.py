@@ -109,3 +109,12 @@ def test_a_site_moderator_can_download_from_closed_communities(site, admin, alic
     file = first_file(upload(owner, "council", [("x.txt", b"minutes\n")]))
     moderator = site.member("mod", role="moderator")
     assert site.signed_in(moderator).get(file["download_url"]).content == b"minutes\n"
+
+
+def test_a_malformed_range_is_ignored_and_the_whole_file_sent(site, admin, alice):
+    _, (a,) = open_library(site, admin, alice)
+    file = first_file(upload(a, "cataloging", [("manual.pdf", PDF)]))
+    for malformed in ("bytes=abc", "bytes=", "pages=1-2", "bytes=50-10", "nonsense"):
+        got = a.get(file["download_url"], headers={"Range": malformed})
+        assert got.status_code == 200, (malformed, got.status_code)
+        assert got.content == PDF and "content-range" not in got.headers
