@@ -217,7 +217,10 @@ class BlobResponse(FileResponse):
 def content_disposition(filename: str) -> str:
     """RFC 6266: an ASCII stand-in for old clients, and the exact name UTF-8 encoded."""
     fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
-    fallback = UNSAFE_IN_QUOTED.sub("_", fallback).strip() or "download"
+    fallback = UNSAFE_IN_QUOTED.sub("_", fallback).strip()
+    stem, dot, extension = fallback.rpartition(".") if "." in fallback else (fallback, "", "")
+    if not stem.strip(" ._-"):  # nothing of the name but its extension (日本語.txt)
+        fallback = f"download.{extension}" if extension else "download"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
@@ -240,7 +243,10 @@ async def send_file(request: Request) -> Response:
     """The bytes of a file version, for readers of its community only (404 to others)."""
     current = await viewer(request)
     raw_version = request.query_params.get("version", "")
-    number = _int(raw_version, "version") if raw_version else None
+    number = optional_id(raw_version) if raw_version else None
+    if raw_version and number is None:
+        message = "A version number from 1."
+        raise Invalid("Ask for a version number from 1.", fields={"version": message})
     async with ctx(request).db.read() as session:
         version, _, entry, _ = await reading.get_file_version(
             session, current, request.path_params["file_id"], number

@@ -118,3 +118,29 @@ def test_a_malformed_range_is_ignored_and_the_whole_file_sent(site, admin, alice
         got = a.get(file["download_url"], headers={"Range": malformed})
         assert got.status_code == 200, (malformed, got.status_code)
         assert got.content == PDF and "content-range" not in got.headers
+
+
+def test_a_name_without_ascii_letters_falls_back_to_download_keeping_its_extension(
+    site, admin, alice
+):
+    _, (a,) = open_library(site, admin, alice)
+    for name, fallback in (
+        ("日本語の文書.txt", "download.txt"),
+        ("日本語", "download"),
+        ("Résumé.txt", "Resume.txt"),
+        ("README", "README"),
+    ):
+        file = first_file(upload(a, "cataloging", [(name, b"some words\n")]))
+        disposition = a.get(file["download_url"]).headers["content-disposition"]
+        assert disposition.startswith(f'attachment; filename="{fallback}"; '), disposition
+
+
+def test_a_version_below_1_says_versions_count_from_1(site, admin, alice):
+    _, (a,) = open_library(site, admin, alice)
+    file = first_file(upload(a, "cataloging", [("one.txt", b"one\n")]))
+    for wrong in ("0", "-1", "two"):
+        answer = a.get(file["download_url"], params={"version": wrong})
+        assert answer.status_code == 422
+        error = answer.json()["error"]
+        assert error["message"] == "Ask for a version number from 1.", error
+        assert error["fields"] == {"version": "A version number from 1."}
