@@ -39,11 +39,14 @@ def _clean(reason, note) -> tuple[str, str]:
     return reason, note
 
 
-def check_can_flag(viewer: Viewer, community: Community, *, status: str, author_id) -> None:
+def check_can_flag(
+    viewer: Viewer, community: Community, *, status: str, author_id, kind: str = "post"
+) -> None:
     if not viewer.signed_in:
         raise NotSignedIn("Sign in to flag posts.")
     if viewer.id == author_id:
-        raise Invalid("You cannot flag your own post.")
+        noun = "document" if kind == "entry" else "post"
+        raise Invalid(f"You cannot flag your own {noun}.")
     bar = viewer.sanction_in(community.id, "flag_bar")
     if bar is not None:
         until = bar.ends_at.strftime("%Y-%m-%d") if bar.ends_at else "further notice"
@@ -74,7 +77,7 @@ async def flag_item(
 
     `hide(actor_id)` hides the item (the caller knows how, for posts or entries).
     """
-    check_can_flag(viewer, community, status=item.status, author_id=item.author_id)
+    check_can_flag(viewer, community, status=item.status, author_id=item.author_id, kind=kind)
     reason, note = _clean(reason, note)
     existing = await session.execute(
         select(Flag.id).where(

@@ -77,10 +77,10 @@ async def flag_entry_page(request: Request) -> Response:
     async def flag(session, current, entry, community, **values):
         return await content.flag_entry(session, current, entry, community, **values)
 
-    return await _flag_form(request, f"/library/entries/{entry_id}/flag", load, flag)
+    return await _flag_form(request, f"/library/entries/{entry_id}/flag", load, flag, "entry")
 
 
-async def _flag_form(request: Request, here: str, load, flag) -> Response:
+async def _flag_form(request: Request, here: str, load, flag, kind: str = "post") -> Response:
     """The flag form for a post or a library entry: `load` finds the item the viewer may
     see, `flag` records the flag (and hides the item when the threshold is reached)."""
     current = await viewer(request)
@@ -89,7 +89,9 @@ async def _flag_form(request: Request, here: str, load, flag) -> Response:
     form = await form_data(request) if request.method == "POST" else None
     async with ctx(request).db.read() as session:
         item, community, subject = await load(session, current)
-    flags.check_can_flag(current, community, status=item.status, author_id=item.author_id)
+    flags.check_can_flag(
+        current, community, status=item.status, author_id=item.author_id, kind=kind
+    )
     values, errors, status = {"reason": "", "note": ""}, {}, 200
     if form is not None:
         values = {"reason": form_text(form, "reason"), "note": form_text(form, "note")}

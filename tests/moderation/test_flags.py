@@ -194,3 +194,20 @@ def test_the_flag_form_for_a_library_document(site, admin, alice, bob):
     owner.patch("/api/v1/communities/youth", json={"visibility": "private"})
     stranger = site.signed_in(site.member("carol"))
     assert stranger.get(f"/library/entries/{entry['id']}/flag").status_code == 404
+
+
+def test_flagging_ones_own_document_says_document(site, admin, alice):
+    _, (a,) = board(site, admin, alice)
+    entry = a.post(
+        "/api/v1/communities/youth/library/entries",
+        files={"file": ("notes.txt", b"Plain text notes.", "text/plain")},
+    ).json()
+    answer = a.post(f"/api/v1/library/entries/{entry['id']}/flags", json={"reason": "spam"})
+    assert answer.status_code == 422
+    assert answer.json()["error"]["message"] == "You cannot flag your own document."
+    page = a.get(f"/library/entries/{entry['id']}/flag")
+    assert "You cannot flag your own document." in page.text
+    assert "your own post" not in page.text
+    thread = start(a, title="Mine")
+    answer = a.post(f"/api/v1/posts/{thread['first_post_id']}/flags", json={"reason": "spam"})
+    assert answer.json()["error"]["message"] == "You cannot flag your own post."
