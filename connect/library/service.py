@@ -184,7 +184,9 @@ async def create_folder(
     session: AsyncSession, viewer: Viewer, community: Community, *, name, parent_id=None
 ) -> Folder:
     check_can_add(viewer, community)
-    name = " ".join(name.split()) if isinstance(name, str) else ""
+    if name is not None and not isinstance(name, str):
+        raise Invalid("A folder's name is text.", fields={"name": "Enter the name as text."})
+    name = " ".join(name.split()) if name else ""
     if not name:
         raise Invalid("Name the folder.", fields={"name": "Enter a name."})
     if len(name) > FOLDER_NAME_MAX or "/" in name:

@@ -259,3 +259,15 @@ def test_a_deleted_or_rejected_entrys_ids_and_links_are_never_given_to_another(
     )
     assert rejected.status_code == 200, rejected.text
     gone_then_replaced(held, lambda url: None)
+
+
+def test_a_folder_name_sent_as_a_number_is_asked_for_as_text(site, admin, alice):
+    owner, (a,) = open_library(site, admin, alice)
+    for name in (2024, ["Box"], {"x": 1}):
+        answer = a.post("/api/v1/communities/cataloging/library/folders", json={"name": name})
+        assert answer.status_code == 422 and error_code(answer) == "invalid"
+        error = answer.json()["error"]
+        assert error["message"] == "A folder's name is text."
+        assert error["fields"] == {"name": "Enter the name as text."}
+    missing = a.post("/api/v1/communities/cataloging/library/folders", json={"name": " "})
+    assert missing.json()["error"]["message"] == "Name the folder."
