@@ -292,10 +292,11 @@ def _flash_serializer(request: Request) -> URLSafeSerializer:
     return URLSafeSerializer(ctx(request).secret_key, salt="flash")
 
 
-def flash(request: Request, response: Response, message: str) -> Response:
+def flash(request: Request, response: Response, message: str, *, error: bool = False) -> Response:
+    """A message for the next page: a confirmation, or with `error` a refusal."""
     response.set_cookie(
         FLASH_COOKIE,
-        _flash_serializer(request).dumps(message),
+        _flash_serializer(request).dumps({"error": message} if error else message),
         httponly=True,
         samesite="lax",
         secure=ctx(request).settings.secure_cookies,
@@ -303,10 +304,14 @@ def flash(request: Request, response: Response, message: str) -> Response:
     return response
 
 
-def redirect(request: Request, url: str, *, message: str | None = None) -> Response:
+def redirect(
+    request: Request, url: str, *, message: str | None = None, error: str | None = None
+) -> Response:
     response = RedirectResponse(url, status_code=303)
     if message:
         flash(request, response, message)
+    if error:
+        flash(request, response, error, error=True)
     return response
 
 
@@ -322,13 +327,16 @@ async def render(
         "csrf_token": csrf_token(request),
         "settings": ctx(request).settings,
         "notice": None,
+        "notice_error": None,
         "unread_notifications": unread_notifications,
         "unread_messages": unread_messages,
     }
     raw_flash = request.cookies.get(FLASH_COOKIE)
     if raw_flash:
         with contextlib.suppress(BadSignature):
-            values["notice"] = _flash_serializer(request).loads(raw_flash)
+            flashed = _flash_serializer(request).loads(raw_flash)
+            key = "notice_error" if isinstance(flashed, dict) else "notice"
+            values[key] = flashed["error"] if isinstance(flashed, dict) else flashed
     values.update(context or {})
     response = ctx(request).templates.TemplateResponse(
         request, template, values, status_code=status
@@ -435,6 +443,7 @@ def unavailable_response(request: Request, exc: BaseException) -> Response:
             "csrf_token": csrf_token(request),
             "settings": ctx(request).settings,
             "notice": None,
+            "notice_error": None,
             "unread_notifications": 0,
             "unread_messages": 0,
             "status": 503,

@@ -209,7 +209,7 @@ async def version_action(request: Request) -> Response:
             request, entry_id, request.path_params["file_id"], csrf=True
         )
     except UPLOAD_ERRORS as exc:
-        return redirect(request, back, message=exc.message)
+        return redirect(request, back, error=exc.message)
     return redirect(
         request,
         back,

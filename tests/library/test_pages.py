@@ -172,3 +172,19 @@ def test_a_refused_file_keeps_every_typed_field_in_the_order_a_browser_sends_the
         assert 'value="keep, these"' in answer.text
         assert re.search(rf'<option value="{box["id"]}"[^>]*selected', answer.text)
     assert count(site) == 0
+
+
+def test_a_refused_new_version_is_shown_as_an_error_not_a_confirmation(site, admin, alice):
+    _, (a,) = open_library(site, admin, alice)
+    entry = upload(a, "cataloging", [("notes.txt", b"first\n")]).json()
+    entry_url = f"/c/cataloging/library/{entry['id']}"
+    token = csrf_from(a.get(entry_url).text)
+    versions_url = f"{entry_url}/files/{entry['files'][0]['id']}/versions"
+    refused = send_form(a, versions_url, [("csrf_token", token)], [("x.pdf", b"MZ\x90\x00")])
+    assert refused.status_code == 200
+    alert = re.search(r'<div class="error-summary" role="alert"><p>([^<]*)</p>', refused.text)
+    assert alert and "not accepted" in alert.group(1)
+    assert '<div class="notice" role="status">' not in refused.text
+    accepted = send_form(a, versions_url, [("csrf_token", token)], [("n.txt", b"second\n")])
+    assert '<div class="notice" role="status">Version 2 of n.txt is now current.' in accepted.text
+    assert 'class="error-summary"' not in accepted.text
