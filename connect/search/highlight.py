@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from html import escape
 
+from whoosh.support.charset import accent_map
+
 from connect.search.schema import analyzer
 
 SNIPPET_CHARS = 240
@@ -81,7 +83,10 @@ def _matched_spans(text: str, matcher: Matcher, size: int) -> list[tuple[int, in
         regions = [(0, len(text))]
     else:
         pattern = matcher.pattern()
-        region = _best_region(text, pattern, size) if pattern else None
+        # The query's terms are folded (resume for résumé): look in the text folded alike,
+        # which keeps every character's offset (accent_map maps one character to one).
+        folded = text if text.isascii() else text.translate(accent_map)
+        region = _best_region(folded, pattern, size) if pattern else None
         regions = [region] if region else []
     spans = []
     for start, end in regions:

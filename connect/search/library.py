@@ -13,13 +13,15 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from connect.markup import plain_text
+
 
 @dataclass
 class EntryRecord:
     id: int
     community_id: int
     title: str
-    description: str
+    description: str  # as readers see it: the rendered Markdown's text, without its marks
     status: str
     created_at: datetime
     author_id: int | None = None
@@ -84,7 +86,7 @@ def _record(entry, files: list[tuple[str, str]]) -> EntryRecord:
         id=entry.id,
         community_id=entry.community_id,
         title=entry.title,
-        description=entry.description or "",
+        description=plain_text(entry.html) if entry.html else entry.description or "",
         status=entry.status,
         created_at=entry.created_at,
         author_id=entry.author_id,

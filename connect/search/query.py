@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from connect.search.schema import TYPES, analyzer
+from connect.search.schema import TYPES, analyzer, fold, words
 
 MAX_QUERY = 256
 MIN_PREFIX = 2
@@ -100,7 +100,7 @@ class Not:
 
 @dataclass(frozen=True)
 class Terms:
-    """One user word as index terms: all must match (a word like e-mail gives two)."""
+    """One user word as index terms: all must match."""
 
     stems: tuple[str, ...]
     original: str
@@ -134,8 +134,7 @@ def parse(text: str):
             raise Malformed("unbalanced")
         return tree
     except Malformed:
-        words = re.findall(r"\w+", text)
-        return _and([Word(w) for w in words])
+        return _and([_words(value) for value in text.split()])
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -210,25 +209,28 @@ def _unit(tokens, i: int):
     return node, i + 1
 
 
+def _words(value: str):
+    """Text as the index cuts it into words: one word, or a phrase of its parts (a dotted
+    4.2.9 or files.example.org is indexed as consecutive words), or None."""
+    found = words(value)
+    if not found:
+        return None
+    return Phrase(tuple(found)) if len(found) > 1 else Word(found[0])
+
+
 def _leaf(kind: str, value: str):
     if kind == "phrase":
-        words = re.findall(r"\w+", value)
-        if not words:
-            return None
-        return Phrase(tuple(words)) if len(words) > 1 else Word(words[0])
+        return _words(value)
     if kind == "filter":
         field, _, raw = value.partition(":")
         node = _filter(field.lower(), raw.strip('"').strip())
         return node if node is not None else _leaf("word", raw.strip('"'))
     if value.endswith("*"):
         stem = value.rstrip("*").lower()
-        if re.fullmatch(r"\w+", stem) and len(stem) >= MIN_PREFIX:
+        if words(stem) == [stem] and len(stem) >= MIN_PREFIX:
             return Prefix(stem)
         value = stem
-    words = re.findall(r"\w+", value)
-    if not words:
-        return None
-    return Word(words[0]) if len(words) == 1 else _and([Word(w) for w in words])
+    return _words(value)
 
 
 def _filter(field: str, value: str):
@@ -281,7 +283,11 @@ def analyze(node):
         found = stems(" ".join(node.words))
         if not found:
             return None
-        return PhraseTerms(found) if len(found) > 1 else Terms(found, node.words[0].lower())
+        return PhraseTerms(found) if len(found) > 1 else Terms(found, " ".join(node.words).lower())
+    if isinstance(node, Prefix):
+        return Prefix(fold(node.text))
+    if isinstance(node, Filter) and node.field == "tags":
+        return Filter("tags", fold(node.value))
     if isinstance(node, And):
         return _and([analyze(c) for c in node.children])
     if isinstance(node, Or):

@@ -4,15 +4,23 @@ version on disk makes the index rebuild at start."""
 
 from __future__ import annotations
 
-from whoosh.analysis import STOP_WORDS, Analyzer, Token
-from whoosh.analysis.tokenizers import default_pattern
+from whoosh.analysis import (
+    STOP_WORDS,
+    Analyzer,
+    CharsetFilter,
+    CommaSeparatedTokenizer,
+    LowercaseFilter,
+    Token,
+)
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.lang.porter import stem
+from whoosh.support.charset import accent_map
 from whoosh.util.text import rcompile
 
 from connect.search.codec import PackedPositions
 
-SCHEMA_VERSION = 1
+# 2: words split at dots (4.2.9, files.example.org) and any other mark; accents folded.
+SCHEMA_VERSION = 2
 TYPES = ("thread", "post", "entry", "member", "community")
 # Text fields a query word looks in, with the boost BM25F gives each one.
 TEXT_FIELDS = ("title", "body", "extra")
@@ -20,10 +28,25 @@ TITLE_BOOST = 3.0
 EXTRA_BOOST = 1.5
 # Index term for "not in a community" (members).
 NO_COMMUNITY = "0"
+# What a word is, for the index and the query alike: runs of letters, digits and "_". Dots
+# and Markdown marks split words, so "4.2.9" is the phrase "4 2 9" on both sides.
+WORD_PATTERN = r"\w+"
+_WORDS = rcompile(WORD_PATTERN)
+
+
+def words(text: str) -> list[str]:
+    """The words of `text` as the index cuts them (before stop words and stems)."""
+    return _WORDS.findall(text)
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: résumé -> resume (each character stays one character)."""
+    text = text.lower()
+    return text if text.isascii() else text.translate(accent_map)
 
 
 class EnglishAnalyzer(Analyzer):
-    """English text: words, lower case, stop words out, Porter stems (cached).
+    """English text: words, lower case, accents folded, stop words out, Porter stems (cached).
 
     The same terms as Whoosh's StemmingAnalyzer, in one generator instead of four chained
     ones: analysis is most of the cost of indexing.
@@ -38,7 +61,7 @@ class EnglishAnalyzer(Analyzer):
         self._ready()
 
     def _ready(self) -> None:
-        self._expression = rcompile(default_pattern)
+        self._expression = _WORDS
         self._stems: dict[str, str] = {}
 
     def __getstate__(self) -> dict:
@@ -75,8 +98,9 @@ class EnglishAnalyzer(Analyzer):
         pos = start_pos
         for match in matches:
             word = match.group(0)
-            text = word.lower()
-            stopped = len(text) < minsize or text in stops
+            text = fold(word)
+            # Single digits stay: they are the parts of versions and addresses (4.2.9).
+            stopped = (len(text) < minsize and not text.isdigit()) or text in stops
             if stopped and removestops:
                 continue
             if morph and not stopped:
@@ -121,6 +145,13 @@ def _text(**options) -> TEXT:
     return field
 
 
+def _tags() -> KEYWORD:
+    field = KEYWORD(stored=True, commas=True, lowercase=True)
+    # Tags are matched whole (tag:etat), folded like words.
+    field.analyzer = CommaSeparatedTokenizer() | LowercaseFilter() | CharsetFilter(accent_map)
+    return field
+
+
 def make_schema() -> Schema:
     return Schema(
         # "thread:12": one document per searchable thing; updates replace it whole.
@@ -132,7 +163,7 @@ def make_schema() -> Schema:
         author_id=ID,
         author=ID(stored=True),
         thread=STORED,
-        tags=KEYWORD(stored=True, commas=True, lowercase=True),
+        tags=_tags(),
         title=_text(stored=True, field_boost=TITLE_BOOST, spelling=True),
         body=_text(stored=True),
         # File names and tags as words: found by a plain word, not shown.
