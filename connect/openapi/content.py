@@ -299,6 +299,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         answer=listing(
             ref("SearchHit"),
             suggestion=STR_OR_NULL,
+            # Why the search found less than it might have (too common words, word starts).
+            notices={"type": "array", "items": obj(["code", "message"], code=STR, message=STR)},
             facets=obj(
                 ["type", "community"],
                 type={"type": "object", "additionalProperties": INT},

@@ -291,14 +291,24 @@ def analyze(node):
     if isinstance(node, And):
         return _and([analyze(c) for c in node.children])
     if isinstance(node, Or):
-        children = [analyze(c) for c in node.children]
-        if any(c is None for c in children):
-            return None  # "the OR catalog": a stop word matches anything
+        # "the OR catalog": a stop word searches for nothing, the other words still do.
+        children = [c for c in (analyze(c) for c in node.children) if c is not None]
+        if not children:
+            return None
         return children[0] if len(children) == 1 else Or(tuple(children))
     if isinstance(node, Not):
         child = analyze(node.child)
         return Not(child) if child is not None else None
     return node
+
+
+def too_common(node) -> list[str]:
+    """The query's words and phrases that search for nothing: only stop words ("the")."""
+    found = []
+    for current, _ in walk(node):
+        if isinstance(current, (Word, Phrase)) and analyze(current) is None:
+            found.append(current.text if isinstance(current, Word) else " ".join(current.words))
+    return list(dict.fromkeys(reversed(found)))
 
 
 def walk(node):

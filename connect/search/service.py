@@ -95,6 +95,20 @@ def item_url(hit: dict, slug: str | None) -> str:
     return f"/c/{slug}"
 
 
+def notice(code: str, message: str) -> dict:
+    """Why a search found less than it might have, for the page and the API to show."""
+    return {"code": code, "message": message}
+
+
+def _too_common(words: list[str]) -> dict:
+    quoted = ", ".join(f"“{w}”" for w in words)
+    verb = "is" if len(words) == 1 else "are"
+    return notice(
+        "common_words",
+        f"{quoted} {verb} too common to search for. Add a less common word.",
+    )
+
+
 def suggestion_text(text: str, corrections: dict[str, str]) -> str | None:
     if not corrections:
         return None
@@ -154,6 +168,7 @@ class SearchService:
             "per_page": params.per_page,
             "sort": sort,
             "suggestion": None,
+            "notices": [],
             "facets": {"type": {}, "community": {}},
             "items": [],
         }
@@ -171,6 +186,9 @@ class SearchService:
         by_id = {c.id: c.slug for c in communities}
         analyzed = q.analyze(_resolve(tree, slugs))
         if analyzed is None:  # only stop words
+            common = q.too_common(parsed)
+            if common:
+                answer["notices"].append(_too_common(common))
             return answer
         plan = Plan(
             analyzed,

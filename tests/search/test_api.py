@@ -105,6 +105,26 @@ def test_malformed_queries_never_fail(site, content):
     assert search(anyone, '"metadata for picture')["total"] >= 1  # unclosed: plain words
 
 
+def test_an_or_with_a_stop_word_keeps_its_other_words(site, content):
+    anyone = site.anonymous()
+    everything = ids(search(anyone, "metadata"))
+    assert len(everything) == 3
+    for q in ("IT OR metadata", "metadata OR IT", "us OR metadata", '"the" OR metadata'):
+        assert ids(search(anyone, q)) == everything, q
+    assert ids(search(anyone, "(it OR metadata) serials")) == {content["r"]["id"]}
+
+
+def test_a_query_of_only_common_words_says_why_it_found_nothing(site, content):
+    anyone = site.anonymous()
+    answer = search(anyone, "the")
+    assert answer["total"] == 0
+    assert [n["code"] for n in answer["notices"]] == ["common_words"]
+    assert "“the” is too common to search for" in answer["notices"][0]["message"]
+    assert search(anyone, "metadata")["notices"] == []
+    page = anyone.get("/search", params={"q": "it OR the"})
+    assert "“it”, “the” are too common to search for" in page.text
+
+
 def test_did_you_mean_when_few_results(site, content):
     answer = search(site.anonymous(), "metadta")
     assert answer["total"] == 0
