@@ -43,7 +43,11 @@ from connect.search.store import IndexStore, IndexUnavailable
 
 TYPE_CODES = {t: i for i, t in enumerate(TYPES)}
 CACHED_IDS = 2_000_000  # document numbers kept in the term cache (~100 MB at most)
-MAX_EXPANSIONS = 64  # terms a prefix may stand for
+# Terms a prefix may stand for, the most frequent first; a prefix that starts more words
+# searches these and says it was cut short. Each term is a few set unions (cached).
+MAX_EXPANSIONS = 256
+SCORED_EXPANSIONS = 64  # of those, the terms whose scores rank the results
+SCAN_EXPANSIONS = 50_000  # index terms read at most to find the most frequent
 FEW = 3  # fewer results than this: look for a spelling suggestion
 NEWEST_SCAN = 5_000
 B, K1 = 0.75, 1.2  # BM25F parameters (Whoosh's defaults)
@@ -76,6 +80,13 @@ class Outcome:
     types: dict[str, int]
     communities: dict[int, int]
     corrections: dict[str, str] = field(default_factory=dict)
+    cut_prefixes: list[str] = field(default_factory=list)  # stood for only MAX_EXPANSIONS terms
+
+
+@dataclass(frozen=True)
+class Expansion:
+    terms: tuple[str, ...]  # the most frequent first
+    cut: bool  # more terms start this way than were kept
 
 
 class SetCache:
@@ -304,15 +315,27 @@ class View:
             self._sets[("all",)] = frozenset(range(self.size))
         return self._sets[("all",)]
 
-    def expand(self, prefix: str) -> list[str]:
-        found: set[str] = set()
+    def expand(self, prefix: str) -> Expansion:
+        """The index terms `prefix` stands for: the MAX_EXPANSIONS most frequent ones (by
+        documents holding them), not the first ones in the index's order."""
+        key = ("expand", prefix)
+        found = self._sets.get(key)
+        if found is not None:
+            return found
+        counts: Counter = Counter()
+        cut = False
         for fieldname in TEXT_FIELDS:
             for reader, _, _ in self.leaves:
-                for term in reader.expand_prefix(fieldname, prefix):
-                    found.add(term.decode() if isinstance(term, bytes) else term)
-                    if len(found) >= MAX_EXPANSIONS:
-                        return sorted(found)
-        return sorted(found)
+                for term, info in reader.iter_prefix(fieldname, prefix):
+                    counts[term] += info.doc_frequency()
+                    if len(counts) >= SCAN_EXPANSIONS:
+                        cut = True
+                        break
+        best = heapq.nsmallest(MAX_EXPANSIONS, counts, key=lambda t: (-counts[t], t))
+        terms = tuple(t.decode() if isinstance(t, bytes) else t for t in best)
+        found = Expansion(terms, cut or len(counts) > MAX_EXPANSIONS)
+        self._sets[key] = found
+        return found
 
     def docs(self, node) -> frozenset[int]:
         if isinstance(node, Terms):
@@ -321,7 +344,7 @@ class View:
             phrase = wq.Or([wq.Phrase(f, list(node.stems)) for f in ("title", "body")])
             return frozenset(phrase.docs(self.searcher))
         if isinstance(node, Prefix):
-            terms = self.expand(node.text)
+            terms = self.expand(node.text).terms
             return frozenset().union(*(self.word(t) for t in terms)) if terms else frozenset()
         if isinstance(node, Filter):
             return self.term(node.field, node.value)
@@ -437,7 +460,7 @@ def _scored_stems(tree, view: View) -> list[str]:
         if isinstance(node, (Terms, PhraseTerms)):
             stems.extend(node.stems)
         elif isinstance(node, Prefix):
-            stems.extend(view.expand(node.text))
+            stems.extend(view.expand(node.text).terms[:SCORED_EXPANSIONS])
     return list(dict.fromkeys(stems))
 
 
@@ -517,7 +540,8 @@ class Engine:
         corrections = {}
         if plan.suggest and tree is not None and total < FEW:
             corrections = self._corrections(view, tree, plan.access, total)
-        return Outcome(total, hits, types, communities, corrections)
+        cut = [n.text for n, _ in walk(tree) if isinstance(n, Prefix) and view.expand(n.text).cut]
+        return Outcome(total, hits, types, communities, corrections, sorted(set(cut)))
 
     @staticmethod
     def _hit(view: View, docnum: int, matcher: highlight.Matcher) -> dict:

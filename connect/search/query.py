@@ -227,8 +227,8 @@ def _leaf(kind: str, value: str):
         return node if node is not None else _leaf("word", raw.strip('"'))
     if value.endswith("*"):
         stem = value.rstrip("*").lower()
-        if words(stem) == [stem] and len(stem) >= MIN_PREFIX:
-            return Prefix(stem)
+        if words(stem) == [stem]:
+            return Prefix(stem)  # analyze() drops one shorter than MIN_PREFIX
         value = stem
     return _words(value)
 
@@ -285,7 +285,8 @@ def analyze(node):
             return None
         return PhraseTerms(found) if len(found) > 1 else Terms(found, " ".join(node.words).lower())
     if isinstance(node, Prefix):
-        return Prefix(fold(node.text))
+        text = fold(node.text)
+        return Prefix(text) if len(text) >= MIN_PREFIX else None
     if isinstance(node, Filter) and node.field == "tags":
         return Filter("tags", fold(node.value))
     if isinstance(node, And):
@@ -308,6 +309,12 @@ def too_common(node) -> list[str]:
     for current, _ in walk(node):
         if isinstance(current, (Word, Phrase)) and analyze(current) is None:
             found.append(current.text if isinstance(current, Word) else " ".join(current.words))
+    return list(dict.fromkeys(reversed(found)))
+
+
+def too_short(node) -> list[str]:
+    """The query's prefixes too short to search for (c*: most words start that way)."""
+    found = [c.text for c, _ in walk(node) if isinstance(c, Prefix) and analyze(c) is None]
     return list(dict.fromkeys(reversed(found)))
 
 

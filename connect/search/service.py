@@ -19,7 +19,7 @@ from connect.errors import Unavailable
 from connect.permissions import Viewer
 from connect.search import processes
 from connect.search import query as q
-from connect.search.engine import Access, Engine, Plan
+from connect.search.engine import MAX_EXPANSIONS, Access, Engine, Plan
 from connect.search.indexer import Indexer
 from connect.search.schema import TYPES
 from connect.search.store import IndexStore, IndexUnavailable
@@ -185,6 +185,13 @@ class SearchService:
         slugs = {c.slug: c.id for c in communities}
         by_id = {c.id: c.slug for c in communities}
         analyzed = q.analyze(_resolve(tree, slugs))
+        for prefix in q.too_short(parsed):
+            answer["notices"].append(
+                notice(
+                    "prefix_too_short",
+                    f"“{prefix}*” was left out: type at least {q.MIN_PREFIX} letters before *.",
+                )
+            )
         if analyzed is None:  # only stop words
             common = q.too_common(parsed)
             if common:
@@ -208,6 +215,15 @@ class SearchService:
             },
         }
         answer["suggestion"] = suggestion_text(text, outcome.corrections)
+        for prefix in outcome.cut_prefixes:
+            answer["notices"].append(
+                notice(
+                    "prefix_cut_short",
+                    f"More than {MAX_EXPANSIONS} words start with “{prefix}”: only the "
+                    f"{MAX_EXPANSIONS} most common were searched. Type more letters to find "
+                    "the others.",
+                )
+            )
         answer["items"] = [self._item(hit, by_id) for hit in outcome.hits]
         return answer
 

@@ -156,3 +156,50 @@ def test_header_search_box_on_every_page_prefills_in_on_community_pages(site, co
     assert 'id="site-search" name="q" maxlength="256" value="in:cataloging "' in board.text
     results = anyone.get("/search", params={"q": "in:youth metadata"})
     assert 'value="in:youth metadata"' in results.text
+
+
+def _co_words(count: int) -> list[str]:
+    """`count` different words starting with "co", all before "cozumel" in the index."""
+    letters = "abcdefghijklmnopqrstuvwxy"
+    return [f"co{a}{b}{c}" for a in letters for b in letters for c in letters][:count]
+
+
+def test_a_prefix_finds_a_rare_word_among_many_that_start_alike(site, admin, alice):
+    owner = site.signed_in(admin)
+    (a,) = community(site, owner, "travel", alice)
+    thread(a, "travel", "Word list", " ".join(_co_words(200)))
+    island = thread(a, "travel", "Islands", "Diving off cozumel")
+    site.drain()
+    anyone = site.anonymous()
+    answer = search(anyone, "co*")
+    assert island["id"] in ids(answer)
+    assert answer["notices"] == []
+
+
+def test_a_prefix_that_starts_too_many_words_says_so(site, admin, alice):
+    owner = site.signed_in(admin)
+    (a,) = community(site, owner, "travel", alice)
+    thread(a, "travel", "Word list", " ".join(_co_words(400)))
+    common = thread(a, "travel", "Often", "cozumel cozumel")
+    for n in range(3):
+        thread(a, "travel", f"Trip {n}", "cozumel again")
+    site.drain()
+    anyone = site.anonymous()
+    answer = search(anyone, "co*")
+    assert common["id"] in ids(answer)  # the most frequent words are kept
+    assert [n["code"] for n in answer["notices"]] == ["prefix_cut_short"]
+    assert "Type more letters" in answer["notices"][0]["message"]
+    assert "Type more letters" in anyone.get("/search", params={"q": "co*"}).text
+    assert search(anyone, "coz*")["notices"] == []
+
+
+def test_a_one_letter_prefix_says_why_it_is_left_out(site, content):
+    anyone = site.anonymous()
+    answer = search(anyone, "c*")
+    assert answer["total"] == 0
+    assert [n["code"] for n in answer["notices"]] == ["prefix_too_short"]
+    assert "at least 2 letters" in answer["notices"][0]["message"]
+    both = search(anyone, "m* serials")
+    assert ids(both) == {content["r"]["id"]}
+    assert [n["code"] for n in both["notices"]] == ["prefix_too_short"]
+    assert "at least 2 letters" in anyone.get("/search", params={"q": "c*"}).text

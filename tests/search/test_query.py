@@ -54,7 +54,7 @@ def test_malformed_input_degrades_to_plain_words():
     assert q.parse("-") is None and q.parse("()") == None  # noqa: E711
     assert q.parse("") is None and q.parse("   ") is None
     assert q.parse("*") is None
-    assert q.parse("c*") == Word("c")  # too short a prefix
+    assert q.parse("c*") == Prefix("c") and q.analyze(Prefix("c")) is None  # too short
 
 
 def test_queries_are_cut_at_256_characters():
