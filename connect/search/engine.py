@@ -61,6 +61,9 @@ class Access:
     unreadable: frozenset[str]  # communities whose content the viewer may not read
     moderated: frozenset[str] | None  # communities they moderate; None: all of them
     viewer_id: str | None  # their own held posts stay visible to them
+    # Of the unreadable ones, those the viewer may not even see listed (private): their own
+    # documents (name, description) are hidden too, the others' are found like the directory.
+    unlisted: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -381,7 +384,13 @@ class View:
         if key in self._sets:
             return self._sets[key]
         parts = [self.term("status", "deleted"), frozenset(self.deleted)]
-        parts += [self.term("community", c) for c in access.unreadable]
+        listing = self.term("type", "community")
+        parts += [
+            self.term("community", c)
+            if c in access.unlisted
+            else self.term("community", c) - listing
+            for c in access.unreadable
+        ]
         if access.moderated is not None:
             moderated = frozenset().union(*(self.term("community", c) for c in access.moderated))
             pending = self.term("status", "pending") - moderated

@@ -68,7 +68,10 @@ def access_for(viewer: Viewer, communities: list) -> Access:
         if viewer.is_site_moderator
         else frozenset(str(c.id) for c in communities if permissions.can_moderate(viewer, c))
     )
-    return Access(unreadable, moderated, str(viewer.id) if viewer.signed_in else None)
+    unlisted = frozenset(
+        str(c.id) for c in communities if not permissions.can_see_community(viewer, c)
+    )
+    return Access(unreadable, moderated, str(viewer.id) if viewer.signed_in else None, unlisted)
 
 
 def _resolve(node, slugs: dict[str, int]):

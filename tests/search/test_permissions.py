@@ -91,10 +91,13 @@ def base(slug: str) -> set[str]:
 EVERYTHING = {f"mk{s}{k}" for s in COMMUNITIES for k in ("held", "hidden")} | set().union(
     *(base(s) for s in COMMUNITIES)
 )
+# A closed community is listed for everyone (its name and description), its content is not.
+LISTED = {"mkclosedcabout"}
 EXPECTED = {
-    "anonymous": base("openc"),
-    "bob": base("openc"),
-    "sam": base("openc"),  # suspended: public content only
+    "anonymous": base("openc") | LISTED,
+    "bob": base("openc") | LISTED,
+    # Suspended: public content only, and the communities they belong to listed.
+    "sam": base("openc") | LISTED | {"mkprivcabout"},
     "alice": set().union(*(base(s) | {f"mk{s}held"} for s in COMMUNITIES)),
     "carol": base("openc") | base("closedc") | {"mkclosedcheld", "mkclosedchidden"},
     "sitemod": EVERYTHING,
@@ -127,7 +130,7 @@ def test_the_html_page_shows_nothing_more_than_the_api(world):
     assert page.status_code == 200
     for marker in EVERYTHING - EXPECTED["anonymous"]:
         assert marker not in page.text.lower()
-    assert "closedc" not in page.text and "privc" not in page.text
+    assert "privc" not in page.text and "mkclosedcthread" not in page.text
 
 
 def test_a_community_turned_private_vanishes_at_once(world, site):
@@ -137,8 +140,8 @@ def test_a_community_turned_private_vanishes_at_once(world, site):
     assert answer.status_code == 200
     # No indexing in between: permission is asked of the database on every query.
     found = search(anyone, "quokka", per_page=100)
-    assert markers(found) == {"mkalicebio"}
-    assert found["total"] == 1 and found["facets"]["community"] == {}
+    assert markers(found) == {"mkalicebio"} | LISTED
+    assert found["total"] == 2 and found["facets"]["community"] == {"closedc": 1}
     assert search(world["carol"], "mkopencpub")["total"] == 0  # not a member
     assert search(world["bob"], "mkopencpub")["total"] == 1  # a member
     assert search(world["alice"], "mkopencpub")["total"] == 1
@@ -160,4 +163,19 @@ def test_filters_cannot_reach_around_permissions(world):
         found = search(anyone, q, per_page=100)
         assert not markers(found) & (EVERYTHING - EXPECTED["anonymous"]), q
     assert search(anyone, "", community="privc")["total"] == 0
-    assert search(anyone, "quokka", community="closedc")["total"] == 0
+    closed = search(anyone, "quokka", community="closedc")
+    assert markers(closed) == LISTED and closed["facets"]["type"] == {"community": 1}
+
+
+def test_a_closed_community_is_found_like_the_directory_lists_it(world, site):
+    """Name and description: what GET /communities shows everyone; private ones only members."""
+    for role in ("anonymous", "bob", "sam"):
+        listed = world[role].get("/api/v1/communities", params={"q": "Closedc"}).json()
+        assert [c["slug"] for c in listed["items"]] == ["closedc"]
+        (item,) = search(world[role], "closedc", type="community")["items"]
+        assert item["url"] == "/c/closedc" and item["community"] == "closedc"
+        assert search(world[role], "mkclosedcthread")["total"] == 0
+    for role, client in world.items():
+        listed = client.get("/api/v1/communities", params={"q": "Privc"}).json()["total"]
+        assert search(client, "privc", type="community")["total"] == listed, role
+        assert listed == (role in ("alice", "sam", "sitemod", "admin")), role
