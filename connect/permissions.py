@@ -370,6 +370,18 @@ def can_read_site_log(viewer: Viewer) -> bool:
     return viewer.is_site_moderator
 
 
+# Who hears of an event (Event.audience, read by the live hub), from the widest to the narrowest.
+AUDIENCES = ("public", "members", "author", "moderators")
+
+
+def event_audience(community: Community, *statuses: str) -> str:
+    """Who may hear of an event about content with these statuses (a post and its thread):
+    the narrowest any of them calls for, so a reply in a hidden thread is as hidden as it."""
+    widest = "public" if community.visibility == "open" else "members"
+    narrowed = {"pending": "author", "hidden": "moderators"}
+    return max((narrowed.get(s, widest) for s in statuses), key=AUDIENCES.index, default=widest)
+
+
 def can_set_site_limits(viewer: Viewer) -> bool:
     return viewer.is_admin
 

@@ -48,12 +48,9 @@ def _clean_title(title) -> str:
     return title
 
 
-def _audience(community: Community, status: str) -> str:
-    if status == "pending":
-        return "author"
-    if status == "hidden":
-        return "moderators"
-    return "public" if community.visibility == "open" else "members"
+async def _post_audience(session: AsyncSession, community: Community, post: Post) -> str:
+    thread = await session.get(Thread, post.thread_id)
+    return permissions.event_audience(community, thread.status, post.status)
 
 
 async def _published_before(session: AsyncSession, user_id: int, community_id: int) -> bool:
@@ -155,7 +152,7 @@ async def create_thread(
         "thread.created",
         actor_id=viewer.id,
         community_id=community.id,
-        audience=_audience(community, status),
+        audience=permissions.event_audience(community, status),
         subject_id=thread.id,
         data={
             "thread": thread_json(thread, community),
@@ -169,7 +166,7 @@ async def create_thread(
         "post.created",
         actor_id=viewer.id,
         community_id=community.id,
-        audience=_audience(community, status),
+        audience=permissions.event_audience(community, status),
         subject_id=post.id,
         data={"thread_id": thread.id, "post": post_json(post), "first": True, "status": status},
     )
@@ -258,7 +255,7 @@ async def reply(
         "post.created",
         actor_id=viewer.id,
         community_id=community.id,
-        audience=_audience(community, status),
+        audience=permissions.event_audience(community, thread.status, status),
         subject_id=post.id,
         data={
             "thread_id": thread.id,
@@ -308,7 +305,7 @@ async def edit_post(
         "post.updated",
         actor_id=viewer.id,
         community_id=community.id,
-        audience=_audience(community, post.status),
+        audience=await _post_audience(session, community, post),
         subject_id=post.id,
         data={"thread_id": post.thread_id, "post": post_json(post), "status": post.status},
     )
@@ -354,7 +351,7 @@ async def delete_post(
             "thread.deleted",
             actor_id=viewer.id,
             community_id=community.id,
-            audience=_audience(community, "published"),
+            audience=permissions.event_audience(community, "published"),
             subject_id=thread.id,
             data={"thread_id": thread.id},
         )
@@ -367,7 +364,7 @@ async def delete_post(
         "post.deleted",
         actor_id=viewer.id,
         community_id=community.id,
-        audience=_audience(community, "published"),
+        audience=permissions.event_audience(community, "published"),
         subject_id=post.id,
         data={"thread_id": post.thread_id, "post_id": post.id},
     )
@@ -403,7 +400,7 @@ async def update_thread(
         "thread.updated",
         actor_id=viewer.id,
         community_id=community.id,
-        audience=_audience(community, thread.status),
+        audience=permissions.event_audience(community, thread.status),
         subject_id=thread.id,
         data={"thread": thread_json(thread, community), "before": before},
     )
@@ -484,7 +481,7 @@ async def recommend(
         "post.recommended" if on else "post.unrecommended",
         actor_id=viewer.id,
         community_id=community.id,
-        audience=_audience(community, post.status),
+        audience=await _post_audience(session, community, post),
         subject_id=post.id,
         target_user_id=post.author_id,
         data={"thread_id": post.thread_id, "post_id": post.id, "recommend_count": count},

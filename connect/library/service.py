@@ -99,14 +99,6 @@ def _id_or_none(value, name: str) -> int | None:
     raise Invalid(f"{name} is a folder id.", fields={name: "A folder id."})
 
 
-def _audience(community: Community, status: str) -> str:
-    if status == "pending":
-        return "author"
-    if status == "hidden":
-        return "moderators"
-    return "public" if community.visibility == "open" else "members"
-
-
 def _md_escape(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|])", r"\\\1", text)
 
@@ -171,7 +163,7 @@ async def _record(
         type,
         actor_id=viewer_id,
         community_id=community.id,
-        audience=_audience(community, entry.status),
+        audience=permissions.event_audience(community, entry.status),
         subject_id=entry.id,
         data={"entry": summary_json(entry, community, views), **data},
     )
@@ -461,7 +453,7 @@ async def delete_entry(
         "entry.deleted",
         actor_id=viewer.id,
         community_id=community.id,
-        audience=_audience(community, entry.status),
+        audience=permissions.event_audience(community, entry.status),
         subject_id=entry.id,
         data={"entry_id": entry.id, "title": entry.title, "community": community.slug},
     )

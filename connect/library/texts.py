@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connect import events
+from connect import events, permissions
 from connect.communities.models import Community
 from connect.db import utcnow
 from connect.events import Event
 from connect.library.extract import READERS, ExtractionFailed, Limits, Unsupported, extract
 from connect.library.models import Entry, FileText, FileVersion, LibraryFile
-from connect.library.service import _audience
 
 log = logging.getLogger("connect.library")
 INLINE_MAX_BYTES = 1024 * 1024
@@ -160,7 +159,7 @@ async def store(session: AsyncSession, row: FileText, version: FileVersion, outc
         "entry.text_extracted",
         actor_id=entry.author_id,  # "author" audience: a held entry's author and moderators
         community_id=community.id,
-        audience=_audience(community, entry.status),
+        audience=permissions.event_audience(community, entry.status),
         subject_id=entry.id,
         data={
             "entry_id": entry.id,

@@ -97,7 +97,7 @@ async def set_post_hidden(
             "post.updated",
             actor_id=actor_id,
             community_id=community.id,
-            audience=readers(community),
+            audience=permissions.event_audience(community, thread.status, post.status),
             subject_id=post.id,
             data={"thread_id": thread.id, "post": post_json(post), "status": "published"},
         )

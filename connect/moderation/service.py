@@ -156,7 +156,8 @@ async def _publish(session: AsyncSession, viewer: Viewer, target: Target, reason
     await content.recount(session, thread)
     thread.last_post_at = max(thread.last_post_at, now)
     await library.sync_attachments(session, post, community)
-    audience = content.readers(community)
+    # A reply approved inside a hidden thread stays as hidden as its thread.
+    audience = permissions.event_audience(community, thread.status)
     if target.kind == "thread":
         await events.record(
             session,

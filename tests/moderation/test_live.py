@@ -56,3 +56,29 @@ def test_the_queue_page_is_wired_for_live_updates(site, admin, alice):
     fragment = owner.get("/moderation/queue/fragment?community=youth")
     assert fragment.status_code == 200 and "<html" not in fragment.text
     assert "data-queue-total" in fragment.text
+
+
+def test_what_happens_inside_a_hidden_thread_reaches_moderators_only(site, admin, alice, bob):
+    owner, (a, b) = board(site, admin, alice, bob)
+    thread = start(a, title="Heated")
+    answer = reply(a, thread["id"], "First words")
+    anonymous = site.anonymous()
+    with live_socket(anonymous) as outsider_ws, live_socket(owner) as moderator_ws:
+        for ws in (outsider_ws, moderator_ws):
+            assert subscribe(ws, "community:youth")["op"] == "subscribed"
+            assert subscribe(ws, f"thread:{thread['id']}")["op"] == "subscribed"
+        hidden = owner.post(f"/api/v1/posts/{thread['first_post_id']}/hide", json={"reason": "x"})
+        assert hidden.status_code == 200, hidden.text
+        edited = owner.patch(f"/api/v1/posts/{answer['id']}", json={"body": "Secret edit"})
+        assert edited.status_code == 200, edited.text
+        assert b.post(f"/api/v1/posts/{answer['id']}/recommend").status_code in (200, 404)
+        assert owner.post(f"/api/v1/posts/{answer['id']}/hide", json={}).status_code == 200
+        assert owner.post(f"/api/v1/posts/{answer['id']}/restore", json={}).status_code == 200
+        event = next_event(moderator_ws, "post.updated")
+        assert event["data"]["post"]["body"] == "Secret edit"  # moderators follow it all
+        # The outsider hears that the thread went, and nothing of what follows inside it.
+        marker = start(b, title="Later, elsewhere")
+        while (message := outsider_ws.receive_json()).get("type") != "thread.created":
+            assert "Secret edit" not in str(message), message
+            assert message.get("type") not in ("post.updated", "post.recommended"), message
+        assert message["data"]["thread"]["id"] == marker["id"]
