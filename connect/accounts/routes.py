@@ -259,21 +259,38 @@ async def tokens_page(request: Request) -> Response:
 @page
 async def password_page(request: Request) -> Response:
     user = await _require_user(request)
-    errors, status = {}, 200
+    errors, status, headers, changed = {}, 200, {}, None
     if request.method == "POST":
         form = await form_data(request)
+        keep = request.state.token_id if request.state.auth == "cookie" else None
         try:
-            await service.change_password(
+            ended = await service.change_password(
                 ctx(request),
                 user,
                 current=form_text(form, "current_password"),
                 new=form_text(form, "password"),
+                ip=client_ip(request),
+                keep_token_id=keep,
             )
-        except (Invalid, Forbidden) as exc:
-            errors, status = exc.fields or {"password": exc.message}, exc.status
+        except (Invalid, Forbidden, RateLimited) as exc:
+            errors, status = exc.fields or {"current_password": exc.message}, exc.status
+            if isinstance(exc, RateLimited):
+                headers["Retry-After"] = str(exc.retry_after)
         else:
-            return redirect(request, "/settings/password", message="Your password is changed.")
-    return await render(request, "accounts/password.html", {"errors": errors}, status=status)
+            async with ctx(request).db.read() as session:
+                tokens = await service.list_tokens(session, user)
+            changed = {
+                "sessions_ended": ended,
+                "api_tokens": [t for t in tokens if t.kind == "api"],
+            }
+    response = await render(
+        request,
+        "accounts/password.html",
+        {"errors": errors, "changed": changed},
+        status=status,
+    )
+    response.headers.update(headers)
+    return response
 
 
 # JSON API ------------------------------------------------------------------------

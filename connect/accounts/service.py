@@ -288,13 +288,28 @@ async def _valid_reset(session: AsyncSession, token: str) -> PasswordReset:
     return reset
 
 
-async def change_password(context, user: User, *, current: str, new: str) -> None:
-    if not await context.passwords.verify(user.password_hash, current or ""):
+async def change_password(
+    context, user: User, *, current: str, new: str, ip: str, keep_token_id: int | None
+) -> int:
+    """Set a new password and end the member's other browser sessions (not this one).
+
+    API tokens stay: the member sees them listed and decides. Wrong guesses at the
+    current password count with the sign-in throttle. Returns how many sessions ended.
+    """
+    context.login_throttle.check(user.username, ip)
+    if not await context.passwords.verify(user.password_hash, (current or "")[:1024]):
+        context.login_throttle.failed(user.username, ip)
         raise Forbidden(
             "Your current password is not right.", fields={"current_password": "Not right."}
         )
+    context.login_throttle.succeeded(user.username, ip)
     security.validate_password(new, username=user.username, email=user.email)
     password_hash = await context.passwords.hash(new)
     async with context.db.transaction() as session:
         fresh = await session.get(User, user.id)
         fresh.password_hash = password_hash
+        others = delete(Token).where(Token.user_id == user.id, Token.kind == "session")
+        if keep_token_id is not None:
+            others = others.where(Token.id != keep_token_id)
+        ended = await session.execute(others)
+    return ended.rowcount or 0
