@@ -149,37 +149,49 @@ class Throttle:
 
 
 class LoginThrottle:
+    """Counts failed sign-ins per address, per login text and per account.
+
+    The login text (username or email, even one no account has) and the account it
+    resolves to are both counted, so switching from username to email starts no new count.
+    """
+
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
         self.by_ip = Throttle(free=20, cap=900)
         self.by_account_ip = Throttle(free=5, cap=900)
         self.by_account = Throttle(free=50, cap=30)
 
-    def _keys(self, login: str, ip: str) -> list[tuple[Throttle, str]]:
+    def _keys(self, login: str, ip: str, account: int | None) -> list[tuple[Throttle, str]]:
         login = login.strip().lower()
-        return [
+        keys = [
             (self.by_ip, ip),
             (self.by_account_ip, f"{login}|{ip}"),
             (self.by_account, login),
         ]
+        if account is not None:
+            # "#" never starts a username or an email address, so the keys cannot collide.
+            keys += [(self.by_account_ip, f"#{account}|{ip}"), (self.by_account, f"#{account}")]
+        return keys
 
-    def check(self, login: str, ip: str) -> None:
+    def check(self, login: str, ip: str, account: int | None = None) -> None:
         if not self.enabled:
             return
-        wait = max(t.retry_after(k) for t, k in self._keys(login, ip))
+        wait = max(t.retry_after(k) for t, k in self._keys(login, ip, account))
         if wait > 0:
             raise RateLimited(
                 "Too many failed sign-in attempts. Wait a little and try again.",
                 retry_after=int(wait) + 1,
             )
 
-    def failed(self, login: str, ip: str) -> None:
-        for throttle, key in self._keys(login, ip):
+    def failed(self, login: str, ip: str, account: int | None = None) -> None:
+        for throttle, key in self._keys(login, ip, account):
             throttle.failed(key)
 
-    def succeeded(self, login: str, ip: str) -> None:
-        for throttle, key in self._keys(login, ip)[1:]:
-            throttle.succeeded(key)
+    def succeeded(self, logins: list[str], ip: str, account: int | None = None) -> None:
+        """Forget the account's failures under each of its logins (not the address's)."""
+        for login in logins:
+            for throttle, key in self._keys(login, ip, account)[1:]:
+                throttle.succeeded(key)
 
 
 # Security headers --------------------------------------------------------------

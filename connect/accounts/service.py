@@ -150,17 +150,20 @@ async def authenticate(context, *, login: str, password: str, ip: str) -> User:
     """The user for these credentials; the same error, in similar time, for any mistake."""
     login = login.strip().lower() if isinstance(login, str) else ""
     password = password if isinstance(password, str) else ""
-    context.login_throttle.check(login, ip)
+    throttle = context.login_throttle
+    throttle.check(login, ip)
     user = None
     if login and len(login) <= 254:
         async with context.db.read() as session:
             column = User.email if "@" in login else User.username
             user = (await session.execute(select(User).where(column == login))).scalar_one_or_none()
+    account = user.id if user else None
+    throttle.check(login, ip, account)
     ok = await context.passwords.verify(user.password_hash if user else None, password[:1024])
     if not ok or user is None:
-        context.login_throttle.failed(login, ip)
+        throttle.failed(login, ip, account)
         raise NotSignedIn(BAD_CREDENTIALS, code="bad_credentials")
-    context.login_throttle.succeeded(login, ip)
+    throttle.succeeded([user.username, user.email], ip, account)
     new_hash = None
     if context.passwords.needs_rehash(user.password_hash):
         new_hash = await context.passwords.hash(password)
@@ -296,13 +299,13 @@ async def change_password(
     API tokens stay: the member sees them listed and decides. Wrong guesses at the
     current password count with the sign-in throttle. Returns how many sessions ended.
     """
-    context.login_throttle.check(user.username, ip)
+    context.login_throttle.check(user.username, ip, user.id)
     if not await context.passwords.verify(user.password_hash, (current or "")[:1024]):
-        context.login_throttle.failed(user.username, ip)
+        context.login_throttle.failed(user.username, ip, user.id)
         raise Forbidden(
             "Your current password is not right.", fields={"current_password": "Not right."}
         )
-    context.login_throttle.succeeded(user.username, ip)
+    context.login_throttle.succeeded([user.username, user.email], ip, user.id)
     security.validate_password(new, username=user.username, email=user.email)
     password_hash = await context.passwords.hash(new)
     async with context.db.transaction() as session:

@@ -1,5 +1,6 @@
 """Signing in and out: sessions, bearer tokens, throttling, same answer for every mistake."""
 
+from connect.security import LoginThrottle
 from tests.conftest import PASSWORD, csrf_from, error_code
 
 
@@ -52,6 +53,28 @@ def test_repeated_failures_are_slowed_with_retry_after(site, alice):
     other.headers["x-test"] = "1"
     # (TestClient always reports the same client address, so check the throttle directly.)
     site.ctx.login_throttle.check("alice", "203.0.113.9")
+
+
+def test_switching_from_username_to_email_does_not_escape_the_throttle(site, alice):
+    client = site.anonymous()
+    for _ in range(8):
+        client.post("/api/v1/auth/token", json={"login": "alice", "password": "wrong one"})
+    by_username = client.post("/api/v1/auth/token", json={"login": "alice", "password": PASSWORD})
+    assert by_username.status_code == 429
+    by_email = client.post(
+        "/api/v1/auth/token", json={"login": "Alice@Example.org", "password": PASSWORD}
+    )
+    assert by_email.status_code == 429
+    assert int(by_email.headers["Retry-After"]) >= 1
+    # Alternating the two counts every attempt against the one account.
+    site.ctx.login_throttle = LoginThrottle()
+    statuses = [
+        client.post(
+            "/api/v1/auth/token", json={"login": login, "password": "wrong one"}
+        ).status_code
+        for login in ["alice", "alice@example.org"] * 4
+    ]
+    assert 429 in statuses
 
 
 def test_session_sign_out_revokes_the_cookie(site, alice):
