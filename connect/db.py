@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import aiosqlite
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import ColumnElement, DateTime, MetaData, String, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -66,6 +68,37 @@ def contains_pattern(text: str) -> str:
     """A LIKE pattern matching `text` anywhere, its own % and _ taken literally (escape "\\")."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+class casefold(FunctionElement):  # noqa: N801 (named like the SQL function it is)
+    """SQL: the text case-folded as Python's str.casefold, so "ÉCOLE" and "Straße" compare
+    equal to "école" and "strasse" on SQLite and PostgreSQL alike (compare it with a
+    casefolded needle)."""
+
+    type = String()
+    name = "casefold"
+    inherit_cache = True
+
+
+@compiles(casefold, "sqlite")
+def _casefold_sqlite(element, compiler, **kw) -> str:
+    # SQLite's lower() folds ASCII only; the casefold() registered on each connection
+    # (make_engine) folds the rest, a Python call, so only for text outside printable ASCII.
+    text = compiler.process(element.clauses, **kw)
+    return f"CASE WHEN {text} GLOB '*[^ -~]*' THEN casefold({text}) ELSE lower({text}) END"
+
+
+@compiles(casefold, "postgresql")
+def _casefold_postgresql(element, compiler, **kw) -> str:
+    # PostgreSQL's lower() folds all of Unicode one letter to one; casefold() also turns
+    # "ß" into "ss" and a final sigma into σ (PostgreSQL 15 has no casefold of its own).
+    text = compiler.process(element.clauses, **kw)
+    return f"replace(replace(lower({text}), 'ß', 'ss'), 'ς', 'σ')"
+
+
+def contains_any_case(column, text: str) -> ColumnElement[bool]:
+    """SQL: `column` contains `text`, letters compared case-folded (see `casefold`)."""
+    return casefold(column).like(contains_pattern(text.casefold()), escape="\\")
 
 
 # PostgreSQL: how long opening a connection may take before it is an error (an unreachable

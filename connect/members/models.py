@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, ColumnElement, ForeignKey, String, Text, and_, cast, func, literal
+from sqlalchemy import JSON, ColumnElement, ForeignKey, String, Text, and_, cast, literal
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from connect.db import Base, contains_pattern
+from connect.db import Base, contains_any_case
 
 PROFILE_FIELDS = ("pronouns", "title", "organization", "location", "bio", "interests")
 # Shown to everyone unless the member hides them; display name and username always are.
@@ -57,6 +57,7 @@ def interest_clause(interest: str) -> ColumnElement[bool]:
     Interests are stored as "a, b, c" (connect.members.service cleans them), so the
     list wrapped in ", " and "," holds ", <interest>," exactly when it names it.
     """
-    wrapped = func.lower(literal(", ", String) + Profile.interests + literal(",", String))
-    pattern = contains_pattern(f", {interest.strip().lower()},")
-    return and_(wrapped.like(pattern, escape="\\"), public_field_clause("interests"))
+    wrapped = literal(", ", String) + Profile.interests + literal(",", String)
+    return and_(
+        contains_any_case(wrapped, f", {interest.strip()},"), public_field_clause("interests")
+    )

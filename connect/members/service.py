@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connect import events, markup, permissions
 from connect.accounts.models import User
-from connect.db import contains_pattern
+from connect.db import contains_any_case, contains_pattern
 from connect.errors import Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
 from connect.members.directory import DIRECTORY_EVENTS, DirectoryIndex
 from connect.members.models import PROFILE_FIELDS, Profile, interest_clause, public_field_clause
@@ -286,18 +286,6 @@ def _order(sort: str, name) -> tuple:
     return order
 
 
-def _like_any_case(session: AsyncSession, column, text: str):
-    """SQL: `column` contains `text`, in any case. SQLite's LIKE ignores ASCII case by
-    itself, and its lower() folds nothing else (no "Ørsted" for "ørsted"): text with other
-    letters is matched with casefold() (connect.db), a Python call per row, ~1.5 times the
-    scan. PostgreSQL's lower() folds all of Unicode."""
-    if session.bind is None or session.bind.dialect.name != "sqlite":
-        return func.lower(column).like(contains_pattern(text.lower()[:100]), escape="\\")
-    if text.isascii():
-        return column.like(contains_pattern(text.lower()[:100]), escape="\\")
-    return func.casefold(column).like(contains_pattern(text.casefold()[:100]), escape="\\")
-
-
 async def _matches(
     session: AsyncSession, q: str, organization: str, location: str, interest: str, sort: str
 ) -> tuple[int, ...]:
@@ -309,11 +297,11 @@ async def _matches(
             or_(
                 # Usernames are lowercase ASCII (accounts.USERNAME_RE): nothing to fold.
                 User.username.like(contains_pattern(q.strip().lower()[:100]), escape="\\"),
-                _like_any_case(session, User.display_name, q.strip()),
+                contains_any_case(User.display_name, q.strip()[:100]),
                 # Titles and organizations, where the member shows them to everyone.
                 *(
                     and_(
-                        _like_any_case(session, column, q.strip()),
+                        contains_any_case(column, q.strip()[:100]),
                         public_field_clause(name),
                     )
                     for column, name in (
@@ -330,7 +318,7 @@ async def _matches(
         if value.strip():
             # A hidden field must not be searchable by outsiders.
             query = query.where(
-                _like_any_case(session, column, value.strip()),
+                contains_any_case(column, value.strip()[:100]),
                 public_field_clause(name),
             )
     if interest.strip():

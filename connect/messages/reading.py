@@ -14,7 +14,7 @@ from connect.accounts.models import User
 from connect.boards.models import Post, Thread
 from connect.boards.reading import author_json
 from connect.communities.models import Community, Membership
-from connect.db import contains_pattern
+from connect.db import contains_any_case
 from connect.errors import Forbidden
 from connect.messages.models import Conversation, Message, Participant
 from connect.network.models import Block, Contact
@@ -110,13 +110,12 @@ def _matches(words: list[str]):
     """
     conditions = []
     for word in words:
-        like = contains_pattern(word.lower())
         conditions.append(
             or_(
-                func.lower(Conversation.subject).like(like, escape="\\"),
+                contains_any_case(Conversation.subject, word),
                 exists().where(
                     Message.conversation_id == Conversation.id,
-                    func.lower(Message.body).like(like, escape="\\"),
+                    contains_any_case(Message.body, word),
                 ),
             )
         )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import aliased
 from connect import permissions
 from connect.accounts.models import User
 from connect.communities.models import Membership
+from connect.db import casefold
 from connect.members.models import Profile, interest_clause, public_field_clause
 from connect.network.models import Contact
 from connect.network.relations import Relation
@@ -99,18 +100,20 @@ async def suggestions(
     if organization:
         rows = await session.execute(
             candidates.where(
-                func.lower(Profile.organization) == organization.lower(),
+                casefold(Profile.organization) == organization.casefold(),
                 public_field_clause("organization"),
             ).limit(POOL)
         )
         same_organization.update(user_id for user_id, _ in rows)
-    interests = {i.lower() for i in me.profile.interest_list[:MAX_INTERESTS]}
+    interests = {i.casefold() for i in me.profile.interest_list[:MAX_INTERESTS]}
     if interests:
         rows = await session.execute(
             candidates.where(or_(*(interest_clause(i) for i in sorted(interests)))).limit(POOL)
         )
         for user_id, theirs_text in rows:
-            common = [i.strip() for i in theirs_text.split(",") if i.strip().lower() in interests]
+            common = [
+                i.strip() for i in theirs_text.split(",") if i.strip().casefold() in interests
+            ]
             common_interests[user_id] = common
 
     found = set(communities) | same_organization | set(common_interests)

@@ -206,6 +206,31 @@ def test_words_find_public_titles_and_organizations_too(people):
     assert names(client.get("/api/v1/members?q=åbo")) == ["quinn"]
 
 
+def test_every_order_finds_the_same_members_in_any_case(people):
+    for username, name, fields in (
+        ("ida", "Ida Island", {"interests": "Ærø, maps"}),
+        ("jon", "Jon Jensen", {"interests": "ærø"}),
+        ("kai", "Kai Krause", {"organization": "Straße AG"}),
+        ("lea", "Léa Lefèvre", {"organization": "ÉCOLE des chartes"}),
+    ):
+        member = people.bearer(people.member(username, display_name=name))
+        member.patch(f"/api/v1/members/{username}", json=fields).raise_for_status()
+    client = people.anonymous()
+    for filters, expected in (
+        ({"interest": "Ærø"}, {"ida", "jon"}),
+        ({"interest": "ÆRØ"}, {"ida", "jon"}),
+        ({"organization": "strasse"}, {"kai"}),
+        ({"organization": "STRASSE"}, {"kai"}),
+        ({"organization": "straße"}, {"kai"}),
+        ({"organization": "école"}, {"lea"}),
+        ({"q": "ÉCOLE"}, {"lea"}),
+        ({"q": "LÉA"}, {"lea"}),
+    ):
+        for sort in ("name", "complete"):
+            found = names(client.get("/api/v1/members", params={**filters, "sort": sort}))
+            assert set(found) == expected, (filters, sort)
+
+
 FILTERS = [
     {"q": "a"},
     {"q": "ANN"},
@@ -217,6 +242,8 @@ FILTERS = [
     {"location": "SPRINGFIELD"},
     {"location": "tromsø"},
     {"interest": "Cataloging"},
+    {"interest": "ÆRØ"},
+    {"organization": "STRASSE"},
     {"q": "nobody at all"},
 ]
 
@@ -230,7 +257,12 @@ def test_filters_in_memory_find_what_sql_finds(people):
     odd = people.bearer(people.member("ole", display_name="Ole Ørsted"))
     odd.patch(
         "/api/v1/members/ole",
-        json={"location": "Tromsø", "title": "Archivist", "interests": "cataloging, maps"},
+        json={
+            "location": "Tromsø",
+            "title": "Archivist",
+            "interests": "cataloging, maps, Ærø",
+            "organization": "Straße AG",
+        },
     ).raise_for_status()
     shy = people.bearer(people.member("shy", display_name="Shy Archivist Fan"))
     shy.patch(
@@ -263,6 +295,7 @@ def test_filters_in_memory_find_what_sql_finds(people):
     assert found[str({"q": "ørsted"})] == 1 and found[str({"interest": "Cataloging"})] == 1
     assert found[str({"q": "archivist"})] == 2 and found[str({"location": "tromsø"})] == 1
     assert found[str({"q": "ANN"})] == 1
+    assert found[str({"interest": "ÆRØ"})] == found[str({"organization": "STRASSE"})] == 1
     # No text holds NUL (PostgreSQL refuses it in text): such a filter finds nobody.
     for sort in ("name", "complete"):
         answer = people.anonymous().get(f"/api/v1/members?q=a%00b&sort={sort}")

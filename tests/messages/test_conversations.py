@@ -203,6 +203,17 @@ def test_search_finds_only_the_callers_conversations(site, alice, bob):
     assert inbox(b, q="dewey")["total"] == 0
 
 
+def test_search_matches_capitals_beyond_ascii(site, alice, bob):
+    a = site.signed_in(alice)
+    trip = start(a, "bob", "Our trip to Österreich next spring", subject="ÉCOLE visit")["id"]
+    street = start(a, "bob", "Meet on the Hauptstraße")["id"]
+    for q in ("österreich", "Österreich", "ÖSTERREICH", "école", "ÉCOLE", "École"):
+        assert [i["id"] for i in inbox(a, q=q)["items"]] == [trip], q
+    for q in ("HAUPTSTRASSE", "hauptstraße"):
+        assert [i["id"] for i in inbox(a, q=q)["items"]] == [street], q
+    assert inbox(a, q="ecole")["total"] == 0  # accents still count
+
+
 def test_private_messages_never_reach_the_search_index(site, alice, bob, admin):
     a, b = site.signed_in(alice), site.signed_in(bob)
     cid = start(a, "bob", "The zyxwvut password is in the drawer", subject="qwertzuiop plans")["id"]

@@ -65,3 +65,16 @@ def test_connect_button_only_where_the_policy_allows(site, root, alice, bob, car
 
 def test_needs_sign_in(site):
     refused(site.anonymous().get("/api/v1/me/suggestions"), 401, "not_signed_in")
+
+
+def test_shared_organization_and_interests_in_any_case_beyond_ascii(site, alice, bob, carol):
+    site.bearer(alice).patch(
+        "/api/v1/members/alice", json={"organization": "Straße AG", "interests": "Ærø"}
+    )
+    site.bearer(bob).patch("/api/v1/members/bob", json={"organization": "STRASSE AG"})
+    site.bearer(carol).patch("/api/v1/members/carol", json={"interests": "maps, ÆRØ"})
+    items = site.bearer(alice).get("/api/v1/me/suggestions").json()["items"]
+    found = {i["member"]["username"]: i for i in items}
+    assert set(found) == {"bob", "carol"}
+    assert found["bob"]["same_organization"] is True
+    assert found["carol"]["shared_interests"] == ["ÆRØ"]
