@@ -423,6 +423,12 @@ def can_message(viewer: Viewer, other: User, relation, *, policy: str) -> bool:
     return _policy_allows(policy, relation)
 
 
+def can_report_conversation(viewer: Viewer, *, was_participant: bool) -> bool:
+    """Those who are or were in a conversation may report it: someone harassed often
+    leaves first and reports later."""
+    return viewer.signed_in and was_participant
+
+
 def can_read_reported_conversation(viewer: Viewer, *, reported: bool) -> bool:
     """Site moderators read a conversation only after a participant reported it."""
     return reported and viewer.is_site_moderator

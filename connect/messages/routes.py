@@ -267,20 +267,28 @@ async def report_page(request: Request) -> Response:
         try:
             async with ctx(request).db.transaction() as session:
                 await service.report(session, current, conversation_id, reason=reason)
+                _, mine = await service.reporter_participation(session, current, conversation_id)
         except Invalid as exc:
             errors, status = exc.fields, exc.status
         else:
+            # One who left reads it no more: back to their list instead.
+            back = "/messages" if mine.left_at else f"/messages/{conversation_id}"
             return redirect(
                 request,
-                f"/messages/{conversation_id}",
+                back,
                 message="Thank you: the site moderators can now read this conversation.",
             )
     async with ctx(request).db.read() as session:
-        conversation, _ = await service.participation(session, current, conversation_id)
+        conversation, mine = await service.reporter_participation(session, current, conversation_id)
     return await render(
         request,
         "messages/report.html",
-        {"conversation": conversation, "reason": reason, "errors": errors},
+        {
+            "conversation": conversation,
+            "left": mine.left_at is not None,
+            "reason": reason,
+            "errors": errors,
+        },
         status=status,
     )
 

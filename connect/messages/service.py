@@ -345,10 +345,11 @@ async def leave(session: AsyncSession, viewer: Viewer, conversation_id: int) -> 
 async def report(
     session: AsyncSession, viewer: Viewer, conversation_id: int, *, reason
 ) -> Conversation:
-    """A participant reports the conversation: from now on site moderators may read it."""
+    """A participant, or one who left, reports the conversation: from now on site
+    moderators may read it."""
     if not viewer.signed_in:
         raise NotSignedIn("Sign in first.")
-    conversation, _ = await participation(session, viewer, conversation_id)
+    conversation, _ = await reporter_participation(session, viewer, conversation_id)
     conversation.report_reason = _clean_reason(reason)
     conversation.reported_at = utcnow()
     conversation.reported_by_id = viewer.id
@@ -417,6 +418,23 @@ async def participation(
         )
     ).first()
     if row is None:
+        raise NotFound(NOT_FOUND)
+    return row[0], row[1]
+
+
+async def reporter_participation(
+    session: AsyncSession, viewer: Viewer, conversation_id: int
+) -> tuple[Conversation, Participant]:
+    """The conversation and the viewer's place in it, left or not; 404 unless they may
+    report it."""
+    row = (
+        await session.execute(
+            select(Conversation, Participant)
+            .join(Participant, Participant.conversation_id == Conversation.id)
+            .where(Conversation.id == conversation_id, Participant.user_id == viewer.id)
+        )
+    ).first()
+    if row is None or not permissions.can_report_conversation(viewer, was_participant=True):
         raise NotFound(NOT_FOUND)
     return row[0], row[1]
 

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.conftest import error_code
+from tests.conftest import csrf_from, error_code
 from tests.messages.helpers import (
     counts,
     inbox,
@@ -236,6 +236,36 @@ def test_reporting_is_for_participants(site, alice, bob):
     assert read(b, cid)["conversation"]["reported"] is True
     long_reason = b.post(f"/api/v1/conversations/{cid}/report", json={"reason": "x" * 501})
     assert long_reason.status_code == 422 and error_code(long_reason) == "invalid"
+
+
+def test_former_participants_may_still_report(site, alice, bob, admin):
+    site.member("carol")
+    dave = site.member("dave")
+    a, b, d = site.signed_in(alice), site.signed_in(bob), site.signed_in(dave)
+    cid = start(a, ["bob", "carol"], "You will regret this", subject="Threats")["id"]
+    leave(b, cid)
+    read(b, cid, status=404)  # leaving still means no more reading
+
+    answer = report(b, cid, reason="Threats, then I left")
+    assert answer["conversation_id"] == cid
+    moderator = site.signed_in(admin)
+    listed = moderator.get("/api/v1/moderation/conversations").json()["items"]
+    assert [(c["reported_by"], c["reason"]) for c in listed] == [("bob", "Threats, then I left")]
+
+    # The form works for them too, and sends them back to their list.
+    form = b.get(f"/messages/{cid}/report")
+    assert form.status_code == 200 and "you left it" in form.text
+    answer = b.post(
+        f"/messages/{cid}/report",
+        data={"csrf_token": csrf_from(form.text), "reason": "Again"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/messages"
+
+    # Never having been in it is still 404, like a conversation that does not exist.
+    report(d, cid, status=404)
+    assert d.get(f"/messages/{cid}/report").status_code == 404
+    report(b, cid + 1000, status=404)
 
 
 @pytest.fixture
