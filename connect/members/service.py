@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -171,7 +171,7 @@ async def update_profile(
 
 
 def _reencode_avatar(data: bytes) -> bytes:
-    """Decode at most AVATAR_MAX_PIXELS, crop to a square, re-encode as PNG."""
+    """Decode at most AVATAR_MAX_PIXELS, turn upright, crop to a square, re-encode as PNG."""
     try:
         with Image.open(io.BytesIO(data)) as probe:
             if probe.format not in ("PNG", "JPEG", "GIF", "WEBP"):
@@ -179,7 +179,7 @@ def _reencode_avatar(data: bytes) -> bytes:
             width, height = probe.size
             if width * height > AVATAR_MAX_PIXELS:
                 raise TooLarge("That image has too many pixels; use a smaller one.")
-            image = probe.convert("RGBA")
+            image = _upright(probe).convert("RGBA")
     except Image.DecompressionBombError:
         # Pillow refuses to even open images far past its own pixel limit: still too large.
         raise TooLarge("That image has too many pixels; use a smaller one.") from None
@@ -193,6 +193,14 @@ def _reencode_avatar(data: bytes) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says: phones store photos sideways."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # a damaged EXIF block: the pixels as stored are still a photo
+        return image
 
 
 async def prepare_avatar(context, data: bytes) -> str:

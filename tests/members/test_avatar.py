@@ -207,3 +207,23 @@ def test_edit_form_with_a_bad_photo_shows_error_and_saves_nothing(site, alice):
         assert 'value="Should not be saved"' in answer.text
         assert 'value="Kept Org"' in answer.text
         assert me.get("/api/v1/members/alice").json() == before
+
+
+def test_jpeg_orientation_tag_is_applied(site, alice):
+    # Stored landscape, top half red and bottom half blue, tagged "rotate 90° clockwise to
+    # show": upright it is portrait with blue on the left and red on the right.
+    photo = Image.new("RGB", (600, 400), (220, 20, 20))
+    photo.paste((20, 20, 220), (0, 200, 600, 400))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation
+    out = io.BytesIO()
+    photo.save(out, format="JPEG", exif=exif.tobytes())
+
+    answer = upload(site.signed_in(alice), "alice", out.getvalue(), "photo.jpg", "image/jpeg")
+    assert answer.status_code == 200, answer.text
+    with Image.open(io.BytesIO(stored_avatar(site, "alice").content)) as avatar:
+        avatar = avatar.convert("RGB")
+        width, height = avatar.size
+        left, right = avatar.getpixel((10, 20)), avatar.getpixel((width - 10, 20))
+    assert left[2] > 150 and left[0] < 80, left  # blue
+    assert right[0] > 150 and right[2] < 80, right  # red
