@@ -411,18 +411,20 @@ def queue_notification_mail(
 
 
 async def send_digests(context, *, force: bool = False) -> int:
-    """Queue one digest per member whose digest items wait and whose last digest is a day old."""
+    """Queue one digest per member whose digest items wait and whose last digest is a day
+    old; a member's first digest waits until their oldest waiting item is a day old."""
     now = utcnow()
     queued = 0
     async with context.db.transaction() as session:
         rows = await session.execute(
-            select(Notification.user_id)
+            select(Notification.user_id, func.min(Notification.created_at))
             .where(Notification.email_mode == "digest", Notification.emailed_at.is_(None))
             .group_by(Notification.user_id)
         )
-        for user_id in list(rows.scalars()):
+        for user_id, oldest in list(rows):
             last = await session.get(DigestRun, user_id)
-            if last is not None and not force and now - last.sent_at < DIGEST_EVERY:
+            since = last.sent_at if last is not None else oldest
+            if not force and now - since < DIGEST_EVERY:
                 continue
             user = await session.get(User, user_id)
             items = list(
@@ -460,8 +462,7 @@ async def send_digests(context, *, force: bool = False) -> int:
                 user,
                 subject=f"Your {context.settings.site_name} digest: {len(items)} update"
                 + ("s" if len(items) != 1 else ""),
-                body="Here is what happened in the discussions you follow:\n\n"
-                + "\n\n".join(lines),
+                body=f"{_digest_intro(items)}\n\n" + "\n\n".join(lines),
                 scope="digest",
             )
             for n in items:
@@ -472,6 +473,17 @@ async def send_digests(context, *, force: bool = False) -> int:
                 last.sent_at = now
             queued += 1
     return queued
+
+
+def _digest_intro(items: list[Notification]) -> str:
+    """The digest's first line, naming what it holds."""
+    messages_only = all(n.kind == "message" for n in items)
+    discussions_only = all(n.thread_id is not None for n in items)
+    if messages_only:
+        return "Here are the private messages you were sent:"
+    if discussions_only:
+        return "Here is what happened in the discussions you follow:"
+    return "Here is what is new for you:"
 
 
 # Reading and marking ----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 import email
 import socket
 from dataclasses import replace
+from datetime import timedelta
 from email import policy
 
 import pytest
@@ -12,10 +13,21 @@ from starlette.testclient import TestClient
 
 from connect.app import create_app
 from connect.notifications import service
-from connect.notifications.models import OutgoingMail
+from connect.notifications.models import Notification, OutgoingMail
 from tests.boards.helpers import open_board as board
 from tests.boards.helpers import reply, start
 from tests.conftest import BASE_URL, Site, csrf_from, fast_passwords
+
+
+def age_notifications(site, by: timedelta) -> None:
+    """Make every notification older by `by`."""
+
+    async def age():
+        async with site.ctx.db.transaction() as session:
+            for n in (await session.execute(select(Notification))).scalars():
+                n.created_at -= by
+
+    site.call(age)
 
 
 def titles(client) -> list[str]:
@@ -189,12 +201,37 @@ def test_in_app_mode_sends_no_mail_and_digest_collects(site, admin, alice, bob):
     reply(b, thread, "second answer")
     site.drain()
     assert queued_mail(site) == []
+    # The first digest waits a day, like every later one.
+    assert site.call(service.send_digests, site.ctx) == 0
+    age_notifications(site, timedelta(hours=25))
     assert site.call(service.send_digests, site.ctx) == 1
     mails = queued_mail(site)
     assert len(mails) == 1 and "2 updates" in mails[0].subject
     assert "first answer" in mails[0].body and "second answer" in mails[0].body
-    # Not again within a day.
+    assert "the discussions you follow" in mails[0].body
+    # Not again within a day of the last one, however old what waits is.
+    reply(b, thread, "third answer")
+    site.drain()
+    age_notifications(site, timedelta(hours=25))
     assert site.call(service.send_digests, site.ctx) == 0
+
+
+def test_first_digest_waits_a_day_and_names_what_it_holds(site, alice, bob):
+    from tests.messages.helpers import start as start_conversation
+
+    a = site.signed_in(alice)
+    assert a.patch("/api/v1/me/preferences", json={"email_messages": "digest"}).status_code == 200
+    start_conversation(site.signed_in(bob), "alice", "Lunch on Friday?")
+    site.drain()
+    assert site.call(service.send_digests, site.ctx) == 0
+    age_notifications(site, timedelta(hours=23))
+    assert site.call(service.send_digests, site.ctx) == 0
+    age_notifications(site, timedelta(hours=2))
+    assert site.call(service.send_digests, site.ctx) == 1
+    [mail] = queued_mail(site)
+    assert "Lunch on Friday?" in mail.body
+    assert "private messages you were sent" in mail.body
+    assert "discussions" not in mail.body
 
 
 def test_the_digests_own_link_stops_digests(site, admin, alice, bob, settings):
@@ -206,6 +243,7 @@ def test_the_digests_own_link_stops_digests(site, admin, alice, bob, settings):
     thread = start(a, title="Digest me", body="Q")
     reply(b, thread, "first answer")
     site.drain()
+    age_notifications(site, timedelta(days=1))
     assert site.call(service.send_digests, site.ctx) == 1
     assert site.call(service.send_due_mail, site.ctx) == 1
     (sent,) = sorted((settings.data_dir / "mail").glob("*.eml"))
