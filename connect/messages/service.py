@@ -127,7 +127,11 @@ async def may_message(session: AsyncSession, viewer: Viewer, other: User) -> boo
 
 
 async def _check_may_message(session: AsyncSession, viewer: Viewer, other: User) -> None:
-    # One answer for blocks and privacy settings: nobody learns which it was.
+    if (await relation(session, viewer.id, other.id)).blocked_by_viewer:
+        # The viewer's own block: nothing to hide from them (as for contact requests).
+        text = f"You blocked this member (@{other.username}); unblock them first."
+        raise Forbidden(text, code="blocking", fields={"to": text})
+    # One answer for their blocks and privacy settings: nobody learns which it was.
     if not await may_message(session, viewer, other):
         text = f"{other.display_name} (@{other.username}) does not accept messages from you."
         raise Forbidden(text, code="not_accepting_messages", fields={"to": text})

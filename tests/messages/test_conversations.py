@@ -185,6 +185,24 @@ def test_recipients_who_do_not_accept_messages_get_403(site, alice, bob):
     assert counts(site) == before
 
 
+def test_messaging_someone_you_blocked_says_so(site, alice, bob):
+    from tests.messages.helpers import block
+
+    block(site, alice, bob)
+    a = site.signed_in(alice)
+    answer = a.post("/api/v1/conversations", json={"to": ["bob"], "body": "Hi"})
+    assert answer.status_code == 403 and error_code(answer) == "blocking"
+    message = answer.json()["error"]["message"]
+    assert message.startswith("You blocked this member") and "does not accept" not in message
+    form = a.get("/messages/new")
+    page = a.post(
+        "/messages/new",
+        data={"csrf_token": csrf_from(form.text), "to": "bob", "body": "Hi there"},
+    )
+    assert page.status_code == 403 and "You blocked this member" in page.text
+    assert "Hi there" in page.text  # the text is kept
+
+
 def test_search_finds_only_the_callers_conversations(site, alice, bob):
     carol = site.member("carol")
     a, b, c = site.signed_in(alice), site.signed_in(bob), site.signed_in(carol)
