@@ -196,8 +196,14 @@ async def issue_token(
 
 
 async def list_tokens(session: AsyncSession, user: User) -> list[Token]:
+    """The member's sessions and tokens that still work (expired ones sign nobody in)."""
     rows = await session.execute(
-        select(Token).where(Token.user_id == user.id).order_by(Token.created_at.desc())
+        select(Token)
+        .where(
+            Token.user_id == user.id,
+            (Token.expires_at.is_(None)) | (Token.expires_at > utcnow()),
+        )
+        .order_by(Token.created_at.desc())
     )
     return list(rows.scalars())
 

@@ -1,8 +1,15 @@
-"""Changing one's password: other sessions end, API tokens are listed, guesses are throttled."""
+"""Password and sessions settings: a change ends other sessions, guesses are throttled,
+expired sessions are not listed."""
 
 from __future__ import annotations
 
-from connect.security import LoginThrottle
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from connect.accounts.models import Token
+from connect.db import utcnow
+from connect.security import LoginThrottle, token_hash
 from tests.conftest import PASSWORD, csrf_from
 
 NEW_PASSWORD = "a brand new and unusual passphrase"
@@ -68,3 +75,24 @@ def test_wrong_current_password_guesses_are_throttled(site, alice):
         "/api/v1/auth/token", json={"login": "alice", "password": PASSWORD}
     )
     assert answer.status_code == 200
+
+
+def test_expired_sessions_are_not_listed(site, alice):
+    here = site.signed_in(alice)
+    old = site.signed_in(alice)
+    old_raw = old.cookies.get("connect_session")
+
+    async def expire():
+        async with site.ctx.db.transaction() as session:
+            await session.execute(
+                update(Token)
+                .where(Token.token_hash == token_hash(old_raw))
+                .values(expires_at=utcnow() - timedelta(days=1))
+            )
+
+    site.call(expire)
+    assert old.get("/api/v1/me").status_code == 401
+    page = here.get("/settings/tokens")
+    assert page.text.count("Browser session") == 1 and "(this one)" in page.text
+    listed = here.get("/api/v1/auth/tokens").json()["items"]
+    assert [t["current"] for t in listed] == [True]
