@@ -6,6 +6,9 @@ the rows of the communities they moderate; site moderators and admins read them 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+from datetime import datetime
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,6 +75,29 @@ ACTIONS = {
 }
 
 
+# Said instead of the name of a community the reader of the log may not know exists.
+HIDDEN_COMMUNITY = "a community you cannot see"
+
+
+@dataclass
+class LogEntry:
+    """One row as a given reader sees it: communities they cannot see are not named."""
+
+    id: int
+    created_at: datetime
+    actor_name: str
+    community_slug: str
+    action: str
+    target_kind: str
+    target_id: int | None
+    target_name: str
+    summary: str
+    reason: str
+    before: dict
+    after: dict
+    community_hidden: bool = False
+
+
 async def record(
     session: AsyncSession,
     actor: Viewer | None,
@@ -123,6 +149,39 @@ async def moderated_ids(session: AsyncSession, viewer: Viewer) -> list[int] | No
     ]
 
 
+def _mentioned(entry: AuditEntry) -> set[str]:
+    """The community slugs a row names: where it happened, and where a thread went from/to."""
+    slugs = {entry.community_slug}
+    for side in (entry.before, entry.after):
+        if isinstance(side, dict) and isinstance(side.get("community"), str):
+            slugs.add(side["community"])
+    return slugs - {""}
+
+
+async def _unseen(session: AsyncSession, viewer: Viewer, rows: list[AuditEntry]) -> set[str]:
+    """The slugs among the rows' that name a community the viewer cannot see (or gone)."""
+    slugs = set().union(*(_mentioned(r) for r in rows)) if rows else set()
+    if not slugs:
+        return set()
+    found = await session.execute(select(Community).where(Community.slug.in_(slugs)))
+    return slugs - {c.slug for c in found.scalars() if permissions.can_see_community(viewer, c)}
+
+
+def _shown(entry: AuditEntry, unseen: set[str]) -> LogEntry:
+    values = {f.name: getattr(entry, f.name) for f in fields(LogEntry) if hasattr(entry, f.name)}
+    shown = LogEntry(**values)
+    for side in ("before", "after"):
+        data = getattr(entry, side)
+        if isinstance(data, dict) and data.get("community") in unseen:
+            setattr(shown, side, {**data, "community": HIDDEN_COMMUNITY})
+    for slug in unseen:  # a move's summary ends with where the thread went
+        if shown.summary.endswith(f" to {slug}"):
+            shown.summary = shown.summary[: -len(slug)] + HIDDEN_COMMUNITY
+    if entry.community_slug in unseen:
+        shown.community_slug, shown.community_hidden = "", True
+    return shown
+
+
 async def read_log(
     session: AsyncSession,
     viewer: Viewer,
@@ -133,8 +192,9 @@ async def read_log(
     target: str = "",
     page: int = 1,
     per_page: int = 50,
-) -> tuple[list[AuditEntry], int]:
-    """A page of the log the viewer may read, newest first, filtered."""
+) -> tuple[list[LogEntry], int]:
+    """A page of the log the viewer may read, newest first, filtered; communities the viewer
+    cannot see are not named in it."""
     allowed = await moderated_ids(session, viewer)
     if allowed is not None and not allowed:
         raise Forbidden("Only moderators can read the moderation log.")
@@ -161,17 +221,19 @@ async def read_log(
     rows = await session.execute(
         query.order_by(AuditEntry.id.desc()).offset((page - 1) * per_page).limit(per_page)
     )
-    return list(rows.scalars()), total
+    found = list(rows.scalars())
+    unseen = await _unseen(session, viewer, found)
+    return [_shown(r, unseen) for r in found], total
 
 
-def entry_json(entry: AuditEntry) -> dict:
+def entry_json(entry: LogEntry) -> dict:
     return {
         "id": entry.id,
         "created_at": entry.created_at.isoformat(),
         "actor": entry.actor_name or None,
         "action": entry.action,
         "description": ACTIONS.get(entry.action, entry.action),
-        "community": entry.community_slug or None,
+        "community": HIDDEN_COMMUNITY if entry.community_hidden else entry.community_slug or None,
         "target": {
             "kind": entry.target_kind or None,
             "id": entry.target_id,

@@ -84,7 +84,11 @@ async def move_thread(
         community_id=target.id,
         audience=readers(target) if thread.status == "published" else "moderators",
         subject_id=thread.id,
-        data={"thread": thread_json(thread, target), "before": {"community": source.slug}},
+        # The target's readers hear where it came from unless that is a private community.
+        data={
+            "thread": thread_json(thread, target),
+            "before": {"community": source.slug if source.visibility != "private" else None},
+        },
     )
     await audit.record(
         session,

@@ -4,6 +4,7 @@ people, filterable, and never changed."""
 import pytest
 from sqlalchemy import select
 
+from connect.events import Event
 from connect.moderation.audit import ACTIONS
 from connect.moderation.models import AuditEntry
 from tests.conftest import error_code
@@ -364,3 +365,42 @@ def test_a_moderators_edit_and_removal_of_someones_document_are_in_the_log(site,
     assert removed["target"]["username"] == "alice"
     assert removed["before"]["title"] == "Board minutes"
     assert removed["before"]["description"] == "My own words"
+
+
+def test_the_log_does_not_name_a_private_community_to_moderators_outside_it(site, admin):
+    owner = site.signed_in(admin)
+    site.community(owner, "pubcom")
+    site.community(owner, "privcom", visibility="private")
+    mod = hand_over(site, owner, "pubcom", site.member("pubmod"), role="moderator")
+    assert mod.get("/api/v1/communities/privcom").status_code == 404
+    thread = start(owner, slug="pubcom", title="Staff matters")
+    ok(owner.post(f"/api/v1/threads/{thread['id']}/move", json={"community": "privcom"}))
+
+    (row,) = mod.get("/api/v1/moderation/log", params={"action": "thread.move"}).json()["items"]
+    assert row["community"] == "pubcom" and row["before"] == {"community": "pubcom"}
+    assert row["after"] == {"community": "a community you cannot see"}
+    assert row["summary"] == "“Staff matters” to a community you cannot see"
+    assert "privcom" not in str(row)
+    page = mod.get("/moderation/log")
+    assert page.status_code == 200 and "Staff matters" in page.text
+    assert "a community you cannot see" in page.text and "privcom" not in page.text.lower()
+    # Its members (and site staff) still read where it went.
+    (full,) = owner.get("/api/v1/moderation/log", params={"action": "thread.move"}).json()["items"]
+    assert full["after"] == {"community": "privcom"}
+    assert full["summary"] == "“Staff matters” to privcom"
+
+
+def test_a_thread_moved_out_of_a_private_community_is_not_traced_back_to_it(site, admin):
+    owner = site.signed_in(admin)
+    site.community(owner, "pubcom")
+    site.community(owner, "privcom", visibility="private")
+    thread = start(owner, slug="privcom", title="Now for everyone")
+    ok(owner.post(f"/api/v1/threads/{thread['id']}/move", json={"community": "pubcom"}))
+
+    async def published():
+        async with site.ctx.db.read() as session:
+            rows = await session.execute(select(Event).where(Event.audience == "public"))
+            return [e.data for e in rows.scalars()]
+
+    told = [d for d in site.call(published) if d.get("thread", {}).get("id") == thread["id"]]
+    assert told and "privcom" not in str(told)
