@@ -3,6 +3,9 @@ thread tools (move, merge, split) and a community's sanctions tab."""
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -16,7 +19,7 @@ from connect.errors import Conflict, Forbidden, Invalid, NotFound
 from connect.library import reading as library_reading
 from connect.moderation import content, flags, queue, sanctions, threads
 from connect.moderation.models import FLAG_REASONS
-from connect.web import ctx, form_data, form_text, page, redirect, render, viewer
+from connect.web import ctx, form_data, form_text, optional_id, page, redirect, render, viewer
 
 REASON_LABELS = {
     "spam": "Spam or advertising",
@@ -214,14 +217,28 @@ async def move_action(request: Request) -> Response:
     return await _thread_tool(request, "move", act)
 
 
+_THREAD_PATH = re.compile(r"/?(?:threads/)?([0-9]+)/?")
+
+
+def _thread_number(request: Request, typed: str) -> int:
+    """The thread a merge form names: its number, or this site's address of it
+    (`/threads/7`, `/threads/7/`, `http://host/threads/7#post-1`); 0 for a number no
+    thread can have."""
+    parts = urlsplit(typed.strip())
+    hosts = {urlsplit(ctx(request).settings.base_url).netloc, request.headers.get("host", "")}
+    match = _THREAD_PATH.fullmatch(parts.path)
+    if match is None or (parts.netloc and parts.netloc not in hosts):
+        message = "Give the thread's number or its address on this site, like /threads/7."
+        raise Invalid(message, fields={"into": message})
+    return optional_id(match.group(1)) or 0
+
+
 @page
 async def merge_action(request: Request) -> Response:
     async def act(session, current, thread, community, form):
         content.require_moderator(current, community)
-        raw = form_text(form, "into").strip().rsplit("/", 1)[-1]
-        into = await threads.thread_in_community(
-            session, int(raw) if raw.isdigit() else raw, community
-        )
+        number = _thread_number(request, form_text(form, "into"))
+        into = await threads.thread_in_community(session, number, community)
         reason = form_text(form, "reason")
         await threads.merge_threads(session, current, thread, into, community, reason=reason)
         return f"/threads/{into.id}", "The threads are merged."

@@ -183,6 +183,38 @@ def test_a_refused_merge_says_why_and_keeps_its_reason_in_its_own_form(site, adm
         assert "Same question twice" not in split_form
 
 
+def test_merge_form_takes_the_sites_thread_addresses_and_refuses_huge_numbers(site, admin, alice):
+    _, (a,) = board(site, admin, alice)
+    owner = site.signed_in(admin)
+
+    def merge(thread, into):
+        token = csrf_from(owner.get(f"/threads/{thread['id']}/moderate").text)
+        return owner.post(
+            f"/threads/{thread['id']}/merge",
+            data={"csrf_token": token, "into": into, "reason": "Same question"},
+        )
+
+    target = start(a, title="Where to meet")
+    for typed in ("99999999999999999999999", "/threads/99999999999999999999999"):
+        refused = merge(start(a, title="Huge"), typed)
+        assert refused.status_code == 422
+        assert "There is no such thread in this community" in refused.text
+        assert f'value="{typed}"' in refused.text
+    for typed in ("http://elsewhere.example/threads/1", "threads/one", "#1"):
+        refused = merge(start(a, title="Odd"), typed)
+        assert refused.status_code == 422 and "its address on this site" in refused.text
+    for typed in (
+        f"http://127.0.0.1:8000/threads/{target['id']}#post-{target['first_post_id']}",
+        f"/threads/{target['id']}/",
+        f" {target['id']} ",
+    ):
+        merged = merge(start(a, title="Meeting place"), typed)
+        assert merged.status_code == 200, merged.text
+        assert "The threads are merged." in merged.text
+    shown = site.anonymous().get(f"/api/v1/threads/{target['id']}").json()
+    assert shown["thread"]["post_count"] == 4
+
+
 def test_split_replies_into_a_new_thread(site, admin, alice, bob):
     owner, (a, b) = board(site, admin, alice, bob)
     thread = start(a, title="Mixed topics")
