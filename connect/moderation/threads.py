@@ -216,7 +216,7 @@ async def split_thread(
     title,
     reason="",
 ) -> Thread:
-    """Move some replies into a new thread; the earliest of them opens it."""
+    """Move some replies into a new thread; the earliest published one opens it."""
     require_moderator(viewer, community)
     if (
         not isinstance(post_ids, list)
@@ -235,12 +235,14 @@ async def split_thread(
             "Choose replies of this thread (not its first post).",
             fields={"post_ids": "Replies of this thread."},
         )
-    opener = posts[0]
+    # The earliest published post opens it, so that hidden or held replies among them do not
+    # take the published ones out of readers' sight.
+    opener = next((p for p in posts if p.status == "published"), posts[0])
     new = Thread(
         community_id=community.id,
         author_id=opener.author_id,
         title=title,
-        status="published" if opener.status == "published" else opener.status,
+        status=opener.status,
         created_at=opener.created_at,
         last_post_at=opener.created_at,
         last_poster_id=opener.author_id,

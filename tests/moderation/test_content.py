@@ -244,3 +244,30 @@ def test_split_replies_into_a_new_thread(site, admin, alice, bob):
         data={"csrf_token": token, "title": "Split again", "post_id": [str(off[1]["id"])]},
     )
     assert page.status_code == 200 and "Split again" in page.text
+
+
+def test_split_replies_whose_earliest_is_hidden_stay_readable(site, admin, alice, bob):
+    owner, (a, b) = board(site, admin, alice, bob)
+    reader = site.signed_in(site.member("carol"))
+    assert reader.post("/api/v1/communities/youth/join").status_code == 200
+    thread = start(a, title="Mixed topics")
+    rude = reply(b, thread["id"], "Rude aside")
+    kept = [reply(a, thread["id"], "Off topic one"), reply(b, thread["id"], "Off topic two")]
+    assert owner.post(f"/api/v1/posts/{rude['id']}/hide", json={}).status_code == 200
+    answer = owner.post(
+        f"/api/v1/threads/{thread['id']}/split",
+        json={"post_ids": [rude["id"]] + [p["id"] for p in kept], "title": "A new topic"},
+    )
+    assert answer.status_code == 201, answer.text
+    new = answer.json()
+    assert new["status"] == "published" and new["first_post_id"] == kept[0]["id"]
+    assert new["author"]["username"] == "alice" and new["post_count"] == 2
+    shown = reader.get(f"/api/v1/threads/{new['id']}")
+    assert shown.status_code == 200, shown.text
+    assert [p["body"] for p in shown.json()["posts"]] == ["Off topic one", "Off topic two"]
+    page = reader.get(f"/threads/{new['id']}")
+    assert page.status_code == 200 and "Off topic two" in page.text
+    assert "Rude aside" not in page.text
+    assert reader.get(f"/api/v1/posts/{rude['id']}").status_code == 404
+    listing = reader.get("/api/v1/communities/youth/threads").json()["items"]
+    assert new["id"] in [t["id"] for t in listing]
