@@ -15,6 +15,7 @@ from connect.accounts import service as accounts
 from connect.accounts.models import User
 from connect.boards import service as boards
 from connect.boards.models import Post, Thread
+from connect.communities import memberships
 from connect.communities import service as communities
 from connect.communities.models import Community
 from connect.communities.service import viewer_of
@@ -181,8 +182,8 @@ async def _communities(context, admin: User, users: list[User], rng: random.Rand
             )
             members = rng.sample(users[1:], 6 if visibility == "private" else 18)
             for user in members:
-                await communities.set_role(session, viewer, community, user.username, "member")
-            await communities.set_role(session, viewer, community, members[0].username, "moderator")
+                await memberships.set_role(session, viewer, community, user.username, "member")
+            await memberships.set_role(session, viewer, community, members[0].username, "moderator")
         posts = await _discussions(context, community, members, rng)
         async with context.db.transaction() as session:
             viewer = await viewer_of(session, admin)

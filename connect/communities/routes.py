@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connect import permissions
-from connect.communities import service
+from connect.communities import memberships, service
 from connect.communities.models import MODERATION_MODES, ROLES, VISIBILITIES
 from connect.communities.service import community_json, membership_json
 from connect.errors import Conflict, Forbidden, Invalid, NotFound, NotSignedIn
@@ -122,17 +122,17 @@ async def members_page(request: Request) -> Response:
     async def extra(session, current, community):
         if not permissions.can_read_community(current, community):
             return {"members": [], "total": 0}
-        members, total = await service.list_members(
+        members, total = await memberships.list_members(
             session, current, community, page=page_number, per_page=per_page
         )
         context = {"members": members, "total": total, "page": page_number, "per_page": per_page}
         # Invitations, requests and roles: community moderators and site moderators alike.
         context["can_moderate"] = permissions.can_moderate(current, community)
         if context["can_moderate"]:
-            context["pending"], _ = await service.list_members(
+            context["pending"], _ = await memberships.list_members(
                 session, current, community, status="pending", per_page=100
             )
-            context["invited"], _ = await service.list_members(
+            context["invited"], _ = await memberships.list_members(
                 session, current, community, status="invited", per_page=100
             )
         return context
@@ -158,7 +158,7 @@ async def _membership_action(request: Request, action, *, back: str = "") -> Res
 @page
 async def join_action(request: Request) -> Response:
     async def act(session, current, community, form):
-        status = await service.join(session, current, community)
+        status = await memberships.join(session, current, community)
         if status == "pending":
             return "Your request to join is with the moderators."
         return f"Welcome to {community.name}!"
@@ -169,7 +169,7 @@ async def join_action(request: Request) -> Response:
 @page
 async def leave_action(request: Request) -> Response:
     async def act(session, current, community, form):
-        was = await service.leave(session, current, community)
+        was = await memberships.leave(session, current, community)
         if was == "pending":
             return f"Your request to join {community.name} is withdrawn."
         if was == "invited":
@@ -193,7 +193,7 @@ async def invite_action(request: Request) -> Response:
         if not username:
             raise Invalid("Enter the username of the member to invite.")
         try:
-            membership = await service.invite(session, current, community, username)
+            membership = await memberships.invite(session, current, community, username)
         except NotFound:  # no such member: the form's input is wrong, not the page
             raise Invalid(f"No member has the username “{username[:40]}”.") from None
         if membership.status == "active":
@@ -206,7 +206,7 @@ async def invite_action(request: Request) -> Response:
 @page
 async def role_action(request: Request) -> Response:
     async def act(session, current, community, form):
-        membership = await service.set_role(
+        membership = await memberships.set_role(
             session, current, community, request.path_params["username"], form_text(form, "role")
         )
         return f"{membership.user.display_name} is now {membership.role}."
@@ -217,7 +217,9 @@ async def role_action(request: Request) -> Response:
 @page
 async def remove_action(request: Request) -> Response:
     async def act(session, current, community, form):
-        await service.remove_member(session, current, community, request.path_params["username"])
+        await memberships.remove_member(
+            session, current, community, request.path_params["username"]
+        )
         return "Done."
 
     return await _with_member_errors(request, act)
@@ -350,7 +352,7 @@ async def _signed_in_community(request: Request, session):
 async def api_join(request: Request) -> Response:
     async with ctx(request).db.transaction() as session:
         current, community = await _signed_in_community(request, session)
-        status = await service.join(session, current, community)
+        status = await memberships.join(session, current, community)
     return JSONResponse({"status": status})
 
 
@@ -358,7 +360,7 @@ async def api_join(request: Request) -> Response:
 async def api_leave(request: Request) -> Response:
     async with ctx(request).db.transaction() as session:
         current, community = await _signed_in_community(request, session)
-        await service.leave(session, current, community)
+        await memberships.leave(session, current, community)
     return Response(status_code=204)
 
 
@@ -371,7 +373,7 @@ async def api_members(request: Request) -> Response:
         raise Invalid("status is one of active, pending, invited.", fields={"status": "Unknown."})
     async with ctx(request).db.read() as session:
         community = await service.get_visible(session, current, request.path_params["slug"])
-        members, total = await service.list_members(
+        members, total = await memberships.list_members(
             session, current, community, status=status, page=page_number, per_page=per_page
         )
     return JSONResponse(
@@ -389,7 +391,7 @@ async def api_set_role(request: Request) -> Response:
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         current, community = await _signed_in_community(request, session)
-        membership = await service.set_role(
+        membership = await memberships.set_role(
             session, current, community, request.path_params["username"], data.get("role", "")
         )
     return JSONResponse(membership_json(membership))
@@ -399,7 +401,9 @@ async def api_set_role(request: Request) -> Response:
 async def api_remove(request: Request) -> Response:
     async with ctx(request).db.transaction() as session:
         current, community = await _signed_in_community(request, session)
-        await service.remove_member(session, current, community, request.path_params["username"])
+        await memberships.remove_member(
+            session, current, community, request.path_params["username"]
+        )
     return Response(status_code=204)
 
 
@@ -408,7 +412,7 @@ async def api_invite(request: Request) -> Response:
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         current, community = await _signed_in_community(request, session)
-        membership = await service.invite(session, current, community, data.get("username", ""))
+        membership = await memberships.invite(session, current, community, data.get("username", ""))
     return JSONResponse(membership_json(membership), status_code=201)
 
 

@@ -19,7 +19,7 @@ from connect import events, markup, permissions
 from connect.boards import service as boards
 from connect.boards.models import Post, Thread
 from connect.boards.reading import get_post, post_json, thread_json
-from connect.communities import service as communities
+from connect.communities import memberships
 from connect.communities.models import Community, Membership
 from connect.db import utcnow
 from connect.errors import Conflict, Forbidden, Invalid, NotFound
@@ -97,7 +97,7 @@ async def approve(
     if target.kind == "join":
         if target.item.status != "pending":
             raise Conflict("This request was already answered.")
-        await communities.set_role(
+        await memberships.set_role(
             session, viewer, target.community, target.item.user.username, "member"
         )
         return target
@@ -276,7 +276,7 @@ async def reject(
         if membership.status != "pending":
             raise Conflict("This request was already answered.")
         user = membership.user
-        await communities.remove_member(session, viewer, community, user.username, reason=reason)
+        await memberships.remove_member(session, viewer, community, user.username, reason=reason)
         await notices.decided(
             session,
             viewer,
