@@ -66,8 +66,8 @@ async def join(session: AsyncSession, viewer: Viewer, community: Community) -> s
     existing = await _membership(session, community, viewer.id)
     if community.visibility == "private" and (existing is None or existing.status != "invited"):
         raise NotFound("There is no community at this address.")
-    if existing is not None and existing.status == "pending":
-        return "pending"
+    if existing is not None and existing.status == "pending" and community.visibility == "closed":
+        return "pending"  # (a request left from when an open community was closed: joins)
     if community.visibility == "closed" and existing is None:
         session.add(
             Membership(
@@ -96,6 +96,34 @@ async def join(session: AsyncSession, viewer: Viewer, community: Community) -> s
     await session.flush()
     await _joined(session, viewer.id, community, viewer.id, existing.role)
     return "member"
+
+
+async def accept_pending(session: AsyncSession, viewer: Viewer, community: Community) -> int:
+    """Let in everyone who asked to join: the community has just become open. Their count."""
+    rows = await session.execute(
+        select(Membership).where(
+            Membership.community_id == community.id, Membership.status == "pending"
+        )
+    )
+    pending = list(rows.scalars().unique())
+    for m in pending:
+        await audit.record(
+            session,
+            viewer,
+            "member.approve",
+            community=community,
+            target_kind="member",
+            target_id=m.user_id,
+            target_user=m.user,
+            summary=f"{m.user.username} as member, as the community became open",
+            before={"role": None, "status": "pending"},
+            after={"role": "member", "status": "active"},
+        )
+        m.role, m.status = "member", "active"
+    await session.flush()
+    for m in pending:
+        await _joined(session, viewer.id, community, m.user_id, "member")
+    return len(pending)
 
 
 async def leave(session: AsyncSession, viewer: Viewer, community: Community) -> str | None:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connect import events, markup, permissions
 from connect.accounts.models import User
+from connect.communities import memberships
 from connect.communities.models import MODERATION_MODES, VISIBILITIES, Community, Membership
 from connect.db import contains_pattern, utcnow
 from connect.errors import Conflict, Forbidden, Invalid, NotFound
@@ -195,6 +196,8 @@ async def update_community(
     for key, value in clean.items():
         setattr(community, key, value)
     changed = {k for k in clean if before[k] != clean[k]}
+    if "visibility" in changed and community.visibility == "open":
+        await memberships.accept_pending(session, viewer, community)
     if changed:
         await audit.record(
             session,

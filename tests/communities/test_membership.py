@@ -3,7 +3,10 @@
 import re
 
 import pytest
+from sqlalchemy import select
 
+from connect.communities.models import Community, Membership
+from connect.db import utcnow
 from tests.conftest import csrf_from, error_code
 
 
@@ -84,6 +87,50 @@ def test_closed_community_request_approve_and_decline(site, root, alice, bob):
     # Withdrawing one's own request.
     assert b.post("/api/v1/communities/closed-one/leave").status_code == 204
     assert roles(root, "closed-one", "pending") == {}
+
+
+def test_opening_a_closed_community_lets_in_those_who_asked(site, root, alice, bob):
+    site.community(root, "closed-one", visibility="closed")
+    a, b = site.signed_in(alice), site.bearer(bob)
+    assert a.post("/api/v1/communities/closed-one/join").json() == {"status": "pending"}
+    assert b.post("/api/v1/communities/closed-one/join").json() == {"status": "pending"}
+    opened = root.patch("/api/v1/communities/closed-one", json={"visibility": "open"})
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["member_count"] == 3
+    assert info(a, "closed-one")["membership"] == "member"
+    assert a.post("/api/v1/communities/closed-one/join").json() == {"status": "member"}
+    assert roles(root, "closed-one", "pending") == {}
+    posted = b.post(
+        "/api/v1/communities/closed-one/threads", json={"title": "Hello", "body": "At last"}
+    )
+    assert posted.status_code == 201, posted.text
+
+
+def test_joining_an_open_community_turns_a_leftover_request_into_membership(site, root, alice):
+    site.community(root, "open-one")
+    me = site.signed_in(alice)
+
+    async def leftover_request():  # as rows written before opening let requests in
+        async with site.ctx.db.transaction() as session:
+            community = (
+                await session.execute(select(Community).where(Community.slug == "open-one"))
+            ).scalar_one()
+            session.add(
+                Membership(
+                    community_id=community.id,
+                    user_id=alice.id,
+                    status="pending",
+                    created_at=utcnow(),
+                )
+            )
+
+    site.call(leftover_request)
+    assert info(me, "open-one")["membership"] == "pending"
+    assert me.post("/api/v1/communities/open-one/join").json() == {"status": "member"}
+    body = info(me, "open-one")
+    assert body["membership"] == "member" and body["member_count"] == 2
+    posted = me.post("/api/v1/communities/open-one/threads", json={"title": "Hi", "body": "Hi"})
+    assert posted.status_code == 201, posted.text
 
 
 def test_private_community_needs_an_invitation(site, root, alice, bob):
