@@ -188,8 +188,7 @@ async def update_community(
     if "settings" in values:
         moderation, more = limits.clean_community_settings(values["settings"])
         problems.update(more)
-        merged = {**(community.settings or {}), **moderation}
-        clean["settings"] = {k: v for k, v in merged.items() if v is not None}
+        clean["settings"] = limits.merged_community_settings(community, moderation)
     if problems:
         raise Invalid("Some settings need another look.", fields=problems)
     before = {k: getattr(community, k) for k in clean}

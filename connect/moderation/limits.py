@@ -97,7 +97,7 @@ def _whole_number(value, *, low: int, high: int) -> int | None:
     return number
 
 
-def clean_limits(values, *, allow_empty: bool) -> tuple[dict[str, int], dict[str, str]]:
+def clean_limits(values, *, allow_empty: bool) -> tuple[dict[str, int | None], dict[str, str]]:
     if not isinstance(values, dict):
         return {}, {"limits": "An object of limits."}
     clean, problems = {}, {}
@@ -112,8 +112,8 @@ def clean_limits(values, *, allow_empty: bool) -> tuple[dict[str, int], dict[str
             continue
         if number is None and not allow_empty:
             problems[key] = "Enter a number."
-        elif number is not None:
-            clean[key] = number
+        elif number is not None or allow_empty:
+            clean[key] = number  # None (allowed): clear it, back to the site's limit
     return clean, problems
 
 
@@ -137,6 +137,16 @@ def clean_community_settings(values) -> tuple[dict, dict[str, str]]:
         problems.update({f"limit_{k}": v for k, v in limit_problems.items()})
         clean["limits"] = limits
     return clean, problems
+
+
+def merged_community_settings(community: Community, changes: dict) -> dict:
+    """The community's settings with cleaned `changes` applied: limits key by key, and a
+    None (a limit or the flag threshold) clears that one."""
+    merged = {**(community.settings or {}), **changes}
+    if "limits" in changes:
+        both = {**community_limits(community), **changes["limits"]}
+        merged["limits"] = {k: v for k, v in both.items() if v is not None}
+    return {k: v for k, v in merged.items() if v is not None}
 
 
 async def set_site_limits(session: AsyncSession, viewer: Viewer, values) -> dict[str, int]:

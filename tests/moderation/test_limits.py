@@ -93,6 +93,31 @@ def test_community_limits_count_in_that_community(site, admin, alice):
     start(a, slug="elsewhere", title="Still fine elsewhere")
 
 
+def test_changing_one_community_limit_keeps_the_others(site, admin, alice):
+    owner, (a,) = board(site, admin, alice)
+    age(site, alice, 30)
+
+    def patch(settings):
+        answer = owner.patch("/api/v1/communities/youth", json={"settings": settings})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["settings"]
+
+    assert patch({"limits": {"posts_per_day": 1}, "flag_threshold": 2})["limits"] == {
+        "posts_per_day": 1
+    }
+    kept = patch({"limits": {"uploads_per_day": 7}})
+    assert kept["limits"] == {"posts_per_day": 1, "uploads_per_day": 7}
+    assert kept["flag_threshold"] == 2
+    start(a, title="One")
+    assert (
+        error_code(a.post("/api/v1/communities/youth/threads", json={"title": "Two", "body": "x"}))
+        == "rate_limited"
+    )
+    # A null clears that limit only: the site's own applies again.
+    assert patch({"limits": {"posts_per_day": None}})["limits"] == {"uploads_per_day": 7}
+    start(a, title="Two")
+
+
 def test_site_limits_are_set_by_admins_and_logged(site, admin, alice):
     owner, (a,) = board(site, admin, alice)
     assert (
