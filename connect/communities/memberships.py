@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connect import events, permissions
@@ -378,13 +378,12 @@ async def list_members(
         Membership.community_id == community.id, Membership.status == status
     )
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar()
-    role_order = {"owner": 0, "moderator": 1, "member": 2}
+    # Owners, then moderators, then members, each by name, across pages (sorted before paging).
+    role_order = case({"owner": 0, "moderator": 1, "member": 2}, value=Membership.role, else_=3)
     rows = await session.execute(
         query.join(User, User.id == Membership.user_id)
-        .order_by(func.lower(User.display_name))
+        .order_by(role_order, func.lower(User.display_name), Membership.id)
         .offset((page - 1) * per_page)
         .limit(per_page)
     )
-    members = list(rows.scalars().unique())
-    members.sort(key=lambda m: role_order.get(m.role, 3))
-    return members, total
+    return list(rows.scalars().unique()), total

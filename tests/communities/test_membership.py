@@ -388,3 +388,22 @@ def test_members_page_approve_and_decline_buttons(site, root, admin, alice, bob)
         assert answer.status_code == 200 and "Invite a member" in answer.text, typed
         assert said in answer.text, typed
     assert roles(root, "closed-one", "invited") == {}
+
+
+def test_member_lists_put_owners_and_moderators_first_across_pages(site, root, alice, bob):
+    site.community(root, "big")
+    for member in (alice, bob, site.member("carol"), site.member("dave")):
+        assert site.signed_in(member).post("/api/v1/communities/big/join").status_code == 200
+    assert set_role(root, "big", "dave", "moderator").status_code == 200
+
+    def listed(number):
+        answer = root.get(f"/api/v1/communities/big/members?per_page=2&page={number}")
+        assert answer.status_code == 200, answer.text
+        return [(m["username"], m["role"]) for m in answer.json()["items"]]
+
+    assert listed(1) == [("root", "owner"), ("dave", "moderator")]
+    assert listed(2) == [("alice", "member"), ("bob", "member")]
+    assert listed(3) == [("carol", "member")]
+    page = site.signed_in(alice).get("/c/big/members?per_page=2").text
+    names = re.findall(r'<li class="member">\s*<a href="/members/([a-z0-9_-]+)">', page)
+    assert names == ["root", "dave"]
