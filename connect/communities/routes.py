@@ -176,9 +176,11 @@ async def leave_action(request: Request) -> Response:
             return f"You declined the invitation to {community.name}."
         return f"You have left {community.name}."
 
-    response = await _membership_action(request, act)
-    if request.path_params["slug"]:
-        response.headers["location"] = "/communities"
+    try:
+        response = await _membership_action(request, act)
+    except Conflict as exc:  # the only owner: back to the community, told why
+        return redirect(request, f"/c/{request.path_params['slug']}", message=exc.message)
+    response.headers["location"] = "/communities"
     return response
 
 

@@ -208,6 +208,20 @@ def test_the_only_owner_cannot_leave_or_step_down(site, root, alice):
     assert site.signed_in(alice).post("/api/v1/communities/owned/leave").status_code == 409
 
 
+def test_the_only_owner_clicking_leave_is_told_why_on_the_community_page(site, admin):
+    owner = site.signed_in(admin)
+    site.community(owner, "owned", name="Owned")
+    page = owner.get("/c/owned/about")
+    answer = owner.post(
+        "/c/owned/leave", data={"csrf_token": csrf_from(page.text)}, follow_redirects=False
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/c/owned"
+    shown = owner.get("/c/owned")
+    assert shown.status_code == 200
+    assert "only owner: make someone else owner first." in shown.text
+    assert info(owner, "owned")["membership"] == "owner"
+
+
 def test_what_moderators_and_owners_may_do_with_roles(site, root, alice, bob):
     site.community(root, "staffed", visibility="closed")
     for username in ("carol", "dave"):
