@@ -219,9 +219,13 @@ async def role_action(request: Request) -> Response:
 @page
 async def remove_action(request: Request) -> Response:
     async def act(session, current, community, form):
-        await memberships.remove_member(
-            session, current, community, request.path_params["username"]
-        )
+        username = request.path_params["username"]
+        try:
+            await memberships.remove_member(session, current, community, username)
+        except NotFound:  # removed meanwhile (a second click, another moderator)
+            if not permissions.can_moderate(current, community):
+                raise
+            raise Conflict(f"{username[:40]} is no longer in this community.") from None
         return "Done."
 
     return await _with_member_errors(request, act)

@@ -343,6 +343,25 @@ def test_join_button_on_the_community_page(site, root, alice, bob):
     assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
 
 
+def test_removing_a_member_twice_says_they_are_no_longer_there(site, admin, alice):
+    owner = site.signed_in(admin)
+    site.community(owner, "club")
+    assert site.signed_in(alice).post("/api/v1/communities/club/join").status_code == 200
+    token = csrf_from(owner.get("/c/club/members").text)
+    first = owner.post("/c/club/members/alice/remove", data={"csrf_token": token})
+    assert first.status_code == 200 and "Done." in first.text
+    again = owner.post("/c/club/members/alice/remove", data={"csrf_token": token})
+    assert again.status_code == 200, again.status_code
+    assert again.url.path == "/c/club/members"
+    assert "alice is no longer in this community." in again.text
+    # Others than moderators learn nothing new from it.
+    bob = site.signed_in(site.member("bob"))
+    assert bob.post("/api/v1/communities/club/join").status_code == 200
+    token = csrf_from(bob.get("/c/club/members").text)
+    refused = bob.post("/c/club/members/alice/remove", data={"csrf_token": token})
+    assert refused.status_code == 404
+
+
 def test_members_page_approve_and_decline_buttons(site, root, admin, alice, bob):
     site.community(root, "closed-one", visibility="closed")
     site.bearer(alice).post("/api/v1/communities/closed-one/join")
