@@ -46,7 +46,7 @@ def check_can_flag(
         raise NotSignedIn("Sign in to flag posts.")
     if viewer.id == author_id:
         noun = "document" if kind == "entry" else "post"
-        raise Invalid(f"You cannot flag your own {noun}.")
+        raise Forbidden(f"You cannot flag your own {noun}.")
     bar = viewer.sanction_in(community.id, "flag_bar")
     if bar is not None:
         until = bar.ends_at.strftime("%Y-%m-%d") if bar.ends_at else "further notice"

@@ -106,7 +106,7 @@ def test_who_may_flag(site, admin, alice, bob):
         outsider.post(f"/api/v1/posts/{post_id}/flags", json={"reason": "spam"}).status_code == 404
     )
     assert (
-        error_code(a.post(f"/api/v1/posts/{post_id}/flags", json={"reason": "spam"})) == "invalid"
+        error_code(a.post(f"/api/v1/posts/{post_id}/flags", json={"reason": "spam"})) == "forbidden"
     )
     assert (
         error_code(b.post(f"/api/v1/posts/{post_id}/flags", json={"reason": "rude"})) == "invalid"
@@ -203,7 +203,7 @@ def test_flagging_ones_own_document_says_document(site, admin, alice):
         files={"file": ("notes.txt", b"Plain text notes.", "text/plain")},
     ).json()
     answer = a.post(f"/api/v1/library/entries/{entry['id']}/flags", json={"reason": "spam"})
-    assert answer.status_code == 422
+    assert answer.status_code == 403
     assert answer.json()["error"]["message"] == "You cannot flag your own document."
     page = a.get(f"/library/entries/{entry['id']}/flag")
     assert "You cannot flag your own document." in page.text
@@ -211,3 +211,14 @@ def test_flagging_ones_own_document_says_document(site, admin, alice):
     thread = start(a, title="Mine")
     answer = a.post(f"/api/v1/posts/{thread['first_post_id']}/flags", json={"reason": "spam"})
     assert answer.json()["error"]["message"] == "You cannot flag your own post."
+
+
+def test_flagging_ones_own_post_is_forbidden(site, admin, alice):
+    _, (a,) = board(site, admin, alice)
+    thread = start(a, title="Mine")
+    answer = a.post(f"/api/v1/posts/{thread['first_post_id']}/flags", json={"reason": "spam"})
+    assert answer.status_code == 403
+    assert error_code(answer) == "forbidden"
+    assert answer.json()["error"]["message"] == "You cannot flag your own post."
+    page = a.get(f"/posts/{thread['first_post_id']}/flag")
+    assert page.status_code == 403 and "You cannot flag your own post." in page.text
