@@ -89,8 +89,8 @@ def _whole_number(value, *, low: int, high: int) -> int | None:
     """An int from JSON or a form field; None when empty; ValueError when not a number."""
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        raise ValueError
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError  # int() would quietly make 1.5 a 1
     number = int(value)
     if not low <= number <= high:
         raise ValueError

@@ -143,6 +143,23 @@ def test_site_limits_are_set_by_admins_and_logged(site, admin, alice):
     assert a.get("/moderation/limits").status_code == 403
 
 
+def test_limits_that_are_not_whole_numbers_are_refused(site, admin):
+    owner = site.signed_in(admin)
+    site.community(owner, "youth")
+    for value in (1.5, "1.5", 0.25):
+        bad = owner.put("/api/v1/moderation/limits", json={"limits": {"posts_per_day": value}})
+        assert bad.status_code == 422, (value, bad.text)
+        assert "whole number" in bad.json()["error"]["fields"]["posts_per_day"]
+        bad = owner.patch(
+            "/api/v1/communities/youth", json={"settings": {"limits": {"posts_per_day": value}}}
+        )
+        assert bad.status_code == 422, (value, bad.text)
+    assert owner.get("/api/v1/moderation/limits").json()["limits"]["posts_per_day"] == 500
+    assert owner.get("/api/v1/communities/youth").json()["settings"]["limits"] == {}
+    ok = owner.put("/api/v1/moderation/limits", json={"limits": {"posts_per_day": 3.0}})
+    assert ok.status_code == 200 and ok.json()["limits"]["posts_per_day"] == 3
+
+
 def test_new_members_posts_with_many_links_are_held(site, admin, alice, bob):
     owner, (a, b) = board(site, admin, alice, bob)
     age(site, bob, 30)
