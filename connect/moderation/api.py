@@ -399,32 +399,40 @@ async def lift_sanction(request: Request) -> Response:
 async def list_community_sanctions(request: Request) -> Response:
     current = await signed_in(request)
     in_force = request.query_params.get("all") not in ("1", "true")
+    page, per_page = page_params(request)
     async with ctx(request).db.read() as session:
         community = await communities.get_visible(session, current, request.path_params["slug"])
-        found = await sanctions.list_sanctions(
-            session, current, community=community, in_force_only=in_force
+        found, total = await sanctions.list_sanctions(
+            session,
+            current,
+            community=community,
+            in_force_only=in_force,
+            page=page,
+            per_page=per_page,
         )
-    items = [sanction_json(s, community) for s in found]
-    return _listing(items, len(items), 1, max(1, len(items)))
+    return _listing([sanction_json(s, community) for s in found], total, page, per_page)
 
 
 @api
 async def list_site_sanctions(request: Request) -> Response:
     current = await signed_in(request)
     in_force = request.query_params.get("all") not in ("1", "true")
+    page, per_page = page_params(request)
     async with ctx(request).db.read() as session:
-        found = await sanctions.list_sanctions(session, current, in_force_only=in_force)
-    items = [sanction_json(s) for s in found]
-    return _listing(items, len(items), 1, max(1, len(items)))
+        found, total = await sanctions.list_sanctions(
+            session, current, in_force_only=in_force, page=page, per_page=per_page
+        )
+    return _listing([sanction_json(s) for s in found], total, page, per_page)
 
 
 @api
 async def my_sanctions(request: Request) -> Response:
     current = await signed_in(request)
+    page, per_page = page_params(request)
     async with ctx(request).db.read() as session:
-        found = await sanctions.standing_of(session, current.user)
-    items = [sanction_json(s, c) for s, c in found]
-    return _listing(items, len(items), 1, max(1, len(items)))
+        found = await sanctions.standing_of(session, current.user)  # a handful at most
+    shown = found[(page - 1) * per_page : page * per_page]
+    return _listing([sanction_json(s, c) for s, c in shown], len(found), page, per_page)
 
 
 # The log and the limits ----------------------------------------------------------------------

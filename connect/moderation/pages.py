@@ -300,7 +300,7 @@ async def community_sanctions_page(request: Request) -> Response:
         if not permissions.can_moderate(current, community):
             raise Forbidden("Only this community's moderators can see its sanctions.")
         return {
-            "sanctions": await sanctions.list_sanctions(session, current, community=community),
+            "sanctions": (await sanctions.list_sanctions(session, current, community=community))[0],
             "values": values,
             "errors": errors,
             "kinds": [(k, sanctions.KIND_WORDS[k].capitalize()) for k in sanctions.COMMUNITY_KINDS],

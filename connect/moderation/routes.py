@@ -236,7 +236,7 @@ async def site_sanctions_page(request: Request) -> Response:
         else:
             return redirect(request, "/moderation/sanctions", message="The sanction is in force.")
     async with ctx(request).db.read() as session:
-        found = await sanctions.list_sanctions(session, current)
+        found, _ = await sanctions.list_sanctions(session, current)
     return await render(
         request,
         "moderation/sanctions.html",

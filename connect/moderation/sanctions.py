@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connect import events, permissions
@@ -255,9 +255,11 @@ async def list_sanctions(
     community: Community | None = None,
     user_ids: list[int] | None = None,
     in_force_only: bool = True,
-    limit: int = 200,
-) -> list[Sanction]:
-    """Sanctions in a community (its moderators) or site-wide ones (site moderators)."""
+    page: int = 1,
+    per_page: int = 200,
+) -> tuple[list[Sanction], int]:
+    """A page of the sanctions in a community (its moderators) or site-wide ones (site
+    moderators), newest first, and how many there are in all."""
     if community is not None and not permissions.can_moderate(viewer, community):
         raise Forbidden("Only this community's moderators can see its sanctions.")
     if community is None and not permissions.can_suspend(viewer):
@@ -272,8 +274,11 @@ async def list_sanctions(
             Sanction.lifted_at.is_(None),
             or_(Sanction.ends_at.is_(None), Sanction.ends_at > utcnow()),
         )
-    rows = await session.execute(query.order_by(Sanction.id.desc()).limit(limit))
-    return list(rows.scalars().unique())
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar()
+    rows = await session.execute(
+        query.order_by(Sanction.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    )
+    return list(rows.scalars().unique()), total
 
 
 async def standing_of(session: AsyncSession, user: User) -> list[tuple[Sanction, Community | None]]:

@@ -264,3 +264,44 @@ def test_an_invitation_a_sanction_would_void_is_refused_with_the_reason(site, ad
     owner.delete("/api/v1/communities/council/bans/carol")
     invited = owner.post("/api/v1/communities/council/invitations", json={"username": "carol"})
     assert invited.status_code == 201, invited.text
+
+
+def test_sanction_lists_come_in_pages(site, admin, alice, bob):
+    owner, _ = board(site, admin, alice, bob)
+    names = ["alice", "bob", "carol"]
+    site.member("carol")
+    for name in names:
+        for kind in ("ban", "flag_bar"):
+            answer = owner.post(
+                "/api/v1/communities/youth/sanctions",
+                json={"username": name, "kind": kind, "reason": f"{kind} for {name}"},
+            )
+            assert answer.status_code == 201, answer.text
+        answer = owner.post(
+            f"/api/v1/members/{name}/sanctions", json={"kind": "require_approval", "reason": "x"}
+        )
+        assert answer.status_code == 201, answer.text
+
+    def pages(url, per_page):
+        seen, number = [], 1
+        while True:
+            body = owner.get(url, params={"page": number, "per_page": per_page}).json()
+            assert body["page"] == number and body["per_page"] == per_page
+            assert len(body["items"]) <= per_page
+            seen.append(body)
+            if number * per_page >= body["total"]:
+                return seen
+            number += 1
+
+    community = pages("/api/v1/communities/youth/sanctions", 4)
+    assert [b["total"] for b in community] == [6, 6]
+    assert [len(b["items"]) for b in community] == [4, 2]
+    ids = [i["id"] for b in community for i in b["items"]]
+    assert len(set(ids)) == 6 and ids == sorted(ids, reverse=True)
+    site_wide = pages("/api/v1/moderation/sanctions", 2)
+    assert [len(b["items"]) for b in site_wide] == [2, 1]
+    assert {i["username"] for b in site_wide for i in b["items"]} == set(names)
+    mine = site.signed_in(alice).get("/api/v1/me/sanctions", params={"per_page": 1, "page": 2})
+    body = mine.json()
+    assert body["total"] == 3 and body["page"] == 2 and body["per_page"] == 1
+    assert len(body["items"]) == 1
