@@ -75,7 +75,12 @@ async def move_thread(
         community_id=source.id,
         audience=readers(source),
         subject_id=thread.id,
-        data={"thread_id": thread.id, "from": source.slug, "to": target.slug},
+        # Where it went, unless that is a private community the source's readers may not know.
+        data={
+            "thread_id": thread.id,
+            "from": source.slug,
+            "to": target.slug if target.visibility != "private" else None,
+        },
     )
     await events.record(
         session,

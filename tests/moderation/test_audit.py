@@ -8,6 +8,7 @@ from connect.events import Event
 from connect.moderation.audit import ACTIONS
 from connect.moderation.models import AuditEntry
 from tests.conftest import error_code
+from tests.live.test_live import live_socket, next_event, subscribe
 from tests.moderation.helpers import (
     approve,
     board,
@@ -404,3 +405,15 @@ def test_a_thread_moved_out_of_a_private_community_is_not_traced_back_to_it(site
 
     told = [d for d in site.call(published) if d.get("thread", {}).get("id") == thread["id"]]
     assert told and "privcom" not in str(told)
+
+
+def test_a_thread_moved_into_a_private_community_does_not_name_it_to_outsiders(site, admin):
+    owner = site.signed_in(admin)
+    site.community(owner, "pubcom")
+    site.community(owner, "privcom", visibility="private")
+    thread = start(owner, slug="pubcom", title="Staff only from now on")
+    with live_socket(site.anonymous()) as ws:
+        assert subscribe(ws, f"thread:{thread['id']}")["op"] == "subscribed"
+        ok(owner.post(f"/api/v1/threads/{thread['id']}/move", json={"community": "privcom"}))
+        moved = next_event(ws, "thread.moved")
+    assert moved["data"] == {"thread_id": thread["id"], "from": "pubcom", "to": None}
