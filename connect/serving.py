@@ -44,7 +44,7 @@ def uvicorn_options(settings, host: str, port: int) -> dict[str, Any]:
         # Live events are small JSON messages encoded once per event; per-message deflate
         # would compress each copy again for every connection.
         "ws_per_message_deflate": False,
-        "log_level": settings.log_level,
+        "log_level": settings.log_level.lower(),
         "proxy_headers": True,
         "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,

@@ -5,12 +5,45 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field, fields, replace
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-def _setting(env: str, default: Any, help: str) -> Any:
-    return field(default=default, metadata={"env": env, "help": help})
+def _setting(env: str, default: Any, help: str, *, least: int | None = None, check=None) -> Any:
+    """A setting; `least` bounds a number from below, `check(value)` names what is wrong."""
+    return field(
+        default=default, metadata={"env": env, "help": help, "least": least, "check": check}
+    )
+
+
+def _url(*schemes: str, host: bool = True):
+    def check(value: str) -> str | None:
+        if not value:
+            return None
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 (a port that is not a number raises)
+        except ValueError as exc:
+            return f"not a usable address ({exc})"
+        if parts.scheme not in schemes:
+            return f"expected a URL starting with {' or '.join(s + '://' for s in schemes)}"
+        if host and not parts.hostname:
+            return "the URL names no host"
+        return None
+
+    return check
+
+
+def _mail_from(value: str) -> str | None:
+    return None if "@" in parseaddr(value)[1] else "expected an address like Connect <x@y.org>"
+
+
+def _log_level(value: str) -> str | None:
+    return None if value.lower() in LOG_LEVELS else f"expected one of {', '.join(LOG_LEVELS)}"
 
 
 @dataclass(frozen=True)
@@ -24,9 +57,13 @@ class Settings:
         "CONNECT_DATABASE_URL",
         "",
         "SQLAlchemy URL; empty means sqlite+aiosqlite:///<data dir>/connect.db.",
+        check=_url("sqlite+aiosqlite", "postgresql+asyncpg", host=False),
     )
     redis_url: str = _setting(
-        "CONNECT_REDIS_URL", "", "Redis URL for cross-process live updates; empty: in-process."
+        "CONNECT_REDIS_URL",
+        "",
+        "Redis URL for cross-process live updates; empty: in-process.",
+        check=_url("redis", "rediss", "unix", host=False),
     )
     secret_key: str = _setting(
         "CONNECT_SECRET_KEY",
@@ -37,17 +74,22 @@ class Settings:
         "CONNECT_SMTP_URL",
         "",
         "smtp://user:pass@host:port (smtps:// for TLS); empty: mail is written as .eml files.",
+        check=_url("smtp", "smtps"),
     )
     mail_from: str = _setting(
-        "CONNECT_MAIL_FROM", "Connect <connect@localhost>", "Sender address of outgoing mail."
+        "CONNECT_MAIL_FROM",
+        "Connect <connect@localhost>",
+        "Sender address of outgoing mail.",
+        check=_mail_from,
     )
     max_upload_mb: int = _setting(
-        "CONNECT_MAX_UPLOAD_MB", 25, "Largest accepted upload, in megabytes."
+        "CONNECT_MAX_UPLOAD_MB", 25, "Largest accepted upload, in megabytes.", least=1
     )
     base_url: str = _setting(
         "CONNECT_BASE_URL",
         "http://127.0.0.1:8000",
         "Public address of the site; also the allowed WebSocket Origin.",
+        check=_url("http", "https"),
     )
     run_workers: bool = _setting(
         "CONNECT_RUN_WORKERS",
@@ -60,58 +102,69 @@ class Settings:
     )
     site_name: str = _setting("CONNECT_SITE_NAME", "Connect", "Name shown in pages and mail.")
     session_days: int = _setting(
-        "CONNECT_SESSION_DAYS", 14, "How long a browser session lasts without activity."
+        "CONNECT_SESSION_DAYS", 14, "How long a browser session lasts without activity.", least=1
     )
     password_hash_threads: int = _setting(
         "CONNECT_PASSWORD_HASH_THREADS",
         2,
         "How many password hashes may run at once (each takes ~50 MB and ~50 ms).",
+        least=1,
     )
     live_replay_events: int = _setting(
         "CONNECT_LIVE_REPLAY_EVENTS",
         10_000,
         "How far back a reconnecting live client may resume before it must resync.",
+        least=0,
     )
     event_retention_days: int = _setting(
         "CONNECT_EVENT_RETENTION_DAYS",
         30,
         "Events older than this, once every consumer passed them, are pruned.",
+        least=1,
     )
     contact_requests_per_day: int = _setting(
         "CONNECT_CONTACT_REQUESTS_PER_DAY",
         50,
         "Contact requests a member may send in 24 hours (site staff are not limited).",
+        least=0,
     )
     new_conversations_per_day: int = _setting(
         "CONNECT_NEW_CONVERSATIONS_PER_DAY",
         20,
         "Private conversations a member may start in 24 hours (site staff are not limited).",
+        least=0,
     )
     page_cache_mb: int = _setting(
         "CONNECT_PAGE_CACHE_MB",
         32,
         "Memory per server process for thread and board pages shown to readers who are not "
         "signed in, kept until anything is written (0 turns it off).",
+        least=0,
     )
     post_cache_mb: int = _setting(
         "CONNECT_POST_CACHE_MB",
         64,
         "Memory per server process for posts as thread pages render them, kept by everything "
         "they show, so that a change is never served stale (0 turns it off).",
+        least=0,
     )
     read_cache_mb: int = _setting(
         "CONNECT_READ_CACHE_MB",
         128,
         "Memory per server process for what every reader of a thread or board page shares "
         "(its posts or threads), kept until anything is written (0 turns it off).",
+        least=0,
     )
     search_processes: int = _setting(
         "CONNECT_SEARCH_PROCESSES",
         1,
         "Processes per server process that run search queries, off its event loop and GIL "
         "(each keeps its own index caches); 0 runs them in threads of the server process.",
+        least=0,
     )
-    log_level: str = _setting("CONNECT_LOG_LEVEL", "info", "debug, info, warning or error.")
+    log_level: str = _setting(
+        "CONNECT_LOG_LEVEL", "info", "debug, info, warning or error.", check=_log_level
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -122,7 +175,7 @@ class Settings:
             raw = environ.get(f.metadata["env"])
             if raw is None or f.name in overrides:
                 continue
-            values[f.name] = _parse(f.metadata["env"], raw, f.default)
+            values[f.name] = _parse(f.metadata, raw, f.default)
         values.update(overrides)
         return cls(**values).resolved()
 
@@ -170,7 +223,20 @@ class Settings:
         return key_file.read_text().strip()
 
 
-def _parse(name: str, raw: str, default: Any) -> Any:
+def _parse(metadata: dict, raw: str, default: Any) -> Any:
+    """The value of one CONNECT_* variable, or ValueError naming the variable."""
+    name = metadata["env"]
+    value = _convert(name, raw, default)
+    least = metadata.get("least")
+    if least is not None and value < least:
+        raise ValueError(f"{name}: expected a whole number of at least {least}; got {raw!r}")
+    problem = metadata["check"](value) if metadata.get("check") else None
+    if problem:
+        raise ValueError(f"{name}: {problem}; got {raw!r}")
+    return value
+
+
+def _convert(name: str, raw: str, default: Any) -> Any:
     if isinstance(default, bool):
         lowered = raw.strip().lower()
         if lowered in {"1", "true", "yes", "on"}:
