@@ -101,6 +101,9 @@ def test_paging(people):
     html = client.get("/members?per_page=2&page=2")
     assert "Cat Cole" in html.text and "Ann Abbott" not in html.text
     assert "Page 2 of 3" in html.text
+    # The page size chosen is kept by the pager's links (members are not skipped).
+    assert 'href="/members?' in html.text and "per_page=2&amp;page=3" in html.text
+    assert "per_page=2&amp;page=1" in html.text
 
 
 def test_unlisted_members_are_absent(people):
