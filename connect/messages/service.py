@@ -155,7 +155,7 @@ async def _check_daily_limit(session: AsyncSession, viewer: Viewer, per_day: int
         hours = max(1, round(retry / 3600))
         raise RateLimited(
             f"You have started {count} conversations today, the most this site allows. "
-            f"Try again in about {hours} hour{'s' if hours != 1 else ''}; your text is kept.",
+            f"Try again in about {hours} hour{'s' if hours != 1 else ''}.",
             retry_after=retry,
         )
 

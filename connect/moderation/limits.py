@@ -323,7 +323,7 @@ def _refuse(rule: str, oldest: datetime | None, window: int, now: datetime) -> N
     retry = int(((oldest or now) + timedelta(seconds=window) - now).total_seconds()) + 1
     raise RateLimited(
         f"You are posting faster than this site allows ({rule}). "
-        f"Try again in {_duration(retry)}; your text is kept.",
+        f"Try again in {_duration(retry)}.",
         retry_after=retry,
     )
 

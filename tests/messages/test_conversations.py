@@ -311,6 +311,7 @@ def test_new_conversations_per_day_are_limited(tmp_path, limited):
         assert answer.status_code == 429
         assert error_code(answer) == "rate_limited"
         assert 0 < int(answer.headers["Retry-After"]) <= 86_400 + 1
+        assert "kept" not in answer.json()["error"]["message"]  # an API client keeps its own
         assert counts(site) == before
         # Replies in existing conversations are not new conversations.
         write(a, cid, "still fine")

@@ -43,6 +43,7 @@ def test_new_members_hit_the_per_minute_limit_with_retry_after(site, admin, alic
     assert error_code(limited) == "rate_limited"
     assert 1 <= int(limited.headers["Retry-After"]) <= 61
     assert "first week" in limited.json()["error"]["message"]
+    assert "kept" not in limited.json()["error"]["message"]
     # Moderators and site staff are never limited.
     for i in range(12):
         reply(owner, thread["id"], f"Staff message {i}")
