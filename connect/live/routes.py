@@ -23,8 +23,11 @@ MAX_MESSAGES_PER_SECOND = 20
 def _same_origin(origin: str | None, base_url: str) -> bool:
     if not origin:
         return False
-    a, b = urlsplit(origin), urlsplit(base_url)
-    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+    try:
+        a, b = urlsplit(origin), urlsplit(base_url)
+        return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+    except ValueError:  # a malformed Origin (bad port, broken IPv6) is foreign too
+        return False
 
 
 async def live(websocket: WebSocket) -> None:

@@ -201,6 +201,11 @@ def test_cookie_from_a_foreign_origin_is_refused(site, admin, alice):
         live_socket(a, origin="https://evil.example") as ws,
     ):
         ws.receive_json()
+    # A malformed Origin (a port that is not a number, a broken IPv6 host) is foreign too.
+    for origin in ("http://127.0.0.1:8000.evil.example", "http://127.0.0.1:99999", "http://[::1"):
+        with pytest.raises(WebSocketDisconnect) as refused, live_socket(a, origin=origin):
+            pass
+        assert refused.value.code == 1008
     # A bearer token may come from anywhere; a bad token is refused.
     token = site.bearer(alice).headers["Authorization"].split()[1]
     anon = site.anonymous()
