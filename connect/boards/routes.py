@@ -243,10 +243,11 @@ async def thread_page(request: Request) -> Response:
 async def reply_action(request: Request) -> Response:
     current = await viewer(request)
     thread_id = request.path_params["thread_id"]
-    body, reply_to = "", None
+    body, reply_to, attached = "", None, False
     try:
         async with post_form(request) as (form, files):
             body = form_text(form, "body")
+            attached = bool(files)
             reply_to = optional_id(form_text(form, "reply_to"))
             async with ctx(request).db.transaction() as session:
                 thread, community = await reading.get_thread(session, current, thread_id)
@@ -279,10 +280,20 @@ async def reply_action(request: Request) -> Response:
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
+    except NotFound:
+        return await _reply_lost(request, body, attached)
     message = (
         "Your reply is waiting for a moderator's approval." if post.status == "pending" else None
     )
     return redirect(request, f"/posts/{post.id}", message=message)
+
+
+async def _reply_lost(request: Request, body: str, attached: bool) -> Response:
+    """The thread went away (removed, hidden) while the reply was typed: a 404 that still
+    shows the typed text, to copy. Worded alike whether the thread ever existed."""
+    return await render(
+        request, "boards/reply_lost.html", {"body": body, "files": attached}, status=404
+    )
 
 
 @page

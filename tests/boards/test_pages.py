@@ -366,6 +366,29 @@ def test_reply_form_errors_keep_the_text(site, admin, alice, bob):
     assert ok.headers["location"].startswith("/posts/")
 
 
+def test_a_reply_to_a_thread_removed_meanwhile_keeps_the_typed_text(site, admin, alice, bob):
+    owner, (a, b) = open_board(site, admin, alice, bob)
+    removed, hidden = start(a, title="Soon gone"), start(a, title="Soon hidden")
+    token = csrf_from(b.get(f"/threads/{removed['id']}").text)
+    # While bob types, alice removes her thread (its first post) and a moderator hides the other.
+    assert a.delete(f"/api/v1/posts/{removed['first_post_id']}").status_code == 204
+    hide = owner.post(f"/api/v1/posts/{hidden['first_post_id']}/hide", json={"reason": "spam"})
+    assert hide.status_code == 200, hide.text
+    typed = "A long & careful <answer>\nsecond line"
+    for thread in (removed, hidden):
+        lost = b.post(f"/threads/{thread['id']}/reply", data={"csrf_token": token, "body": typed})
+        assert lost.status_code == 404
+        assert "This thread was removed or hidden" in lost.text
+        assert "Copy your text below" in lost.text
+        escaped = typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        assert f">{escaped}</textarea>" in lost.text
+    # Nothing was written, and a thread that never existed answers the same way.
+    assert owner.get(f"/api/v1/threads/{hidden['id']}").json()["total"] == 1
+    never = b.post("/threads/999999/reply", data={"csrf_token": token, "body": typed})
+    assert never.status_code == 404
+    assert "This thread was removed or hidden" in never.text
+
+
 def test_edit_is_for_the_author_and_history_shows_old_versions(site, admin, alice, bob):
     carol = site.member("carol")
     owner, (a, b, c) = open_board(site, admin, alice, bob, carol)
