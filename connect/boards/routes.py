@@ -324,6 +324,7 @@ async def post_fragment(request: Request) -> Response:
         mine = await reading.recommended_by(session, current, [post])
         message_authors = await messages_reading.messageable(session, current, [post.author])
         blocked = await blocked_ids(session, current.id) if current.signed_in else set()
+        attachments = await library_reading.attachments_by_post(session, current, community, [post])
     return await render(
         request,
         "boards/post_fragment.html",
@@ -332,6 +333,7 @@ async def post_fragment(request: Request) -> Response:
             "thread": thread,
             "community": community,
             "parents": parents,
+            "attachments": attachments,
             "recommended": mine,
             "message_authors": message_authors,
             "blocked": blocked,

@@ -1,5 +1,7 @@
 """Files attached to discussion posts become entries in "Discussion attachments"."""
 
+import re
+
 from tests.conftest import csrf_from
 from tests.library.helpers import count, multipart_body, open_library, stored
 
@@ -85,6 +87,34 @@ def test_the_api_takes_multipart_threads_and_replies(site, admin, alice):
     # JSON still works and has no attachments.
     plain = a.post(f"/api/v1/threads/{thread['id']}/posts", json={"body": "ok"})
     assert plain.status_code == 201 and "attachments" not in plain.json()
+
+
+def article(html: str, post_id: int) -> str:
+    found = re.search(rf'<article class="post[^"]*" id="post-{post_id}".*?</article>', html, re.S)
+    assert found, f"no post {post_id}"
+    return found.group(0)
+
+
+def test_live_fragments_list_attachments_as_the_thread_page_does(site, admin, alice, bob):
+    """Live pages insert and replace posts with /posts/{id}/fragment: it shows a post, with
+    its attached files, exactly as the thread page does."""
+    _, (a, b) = open_library(site, admin, alice, bob)
+    thread = a.post(
+        "/api/v1/communities/cataloging/threads",
+        data={"title": "Budget", "body": "Figures attached."},
+        files=[("file", ("budget.csv", b"item,cost\nbooks,10\n", "text/csv"))],
+    ).json()
+    reply = a.post(
+        f"/api/v1/threads/{thread['id']}/posts",
+        data={"body": "Revised.", "reply_to": str(thread["first_post_id"])},
+        files=[("file", ("budget-v2.csv", b"item,cost\nbooks,12\n", "text/csv"))],
+    ).json()
+    page = b.get(f"/threads/{thread['id']}").text
+    for post_id, title in ((thread["first_post_id"], "budget.csv"), (reply["id"], "budget-v2.csv")):
+        fragment = b.get(f"/posts/{post_id}/fragment")
+        assert fragment.status_code == 200
+        assert 'aria-label="Attachments"' in fragment.text and f">{title}</a>" in fragment.text
+        assert fragment.text.strip() == article(page, post_id)
 
 
 def test_a_refused_attachment_refuses_the_post(site, admin, alice):
