@@ -162,6 +162,17 @@ async def get_post(
     return post, thread, community
 
 
+async def quotable_post(
+    session: AsyncSession, viewer: Viewer, thread_id: int, post_id: int
+) -> Post | None:
+    """The post of this thread the viewer may quote in a reply (on any of its pages), or None."""
+    try:
+        post, _, _ = await get_post(session, viewer, post_id)
+    except NotFound:
+        return None
+    return post if post.thread_id == thread_id else None
+
+
 async def recommenders(session: AsyncSession, post: Post) -> list[User]:
     rows = await session.execute(
         select(Recommendation)

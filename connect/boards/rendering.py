@@ -113,6 +113,7 @@ def post_key(post, page: dict) -> tuple:
         tuple((a.id, a.title, a.status) for a in attachments.get(post.id, ())),
         page["community"].slug,
         page["thread"].id,
+        page.get("page"),  # its Reply link stays on its page
         # The reader.
         me is not None,
         me is not None and author_id == me.id,

@@ -230,11 +230,17 @@ async def thread_page(request: Request) -> Response:
             await reading.get_thread(session, await viewer(request), into)
         return RedirectResponse(f"/threads/{into}", status_code=301)
     reply_to = optional_id(request.query_params.get("reply_to"))
+    parent = context["parents"].get(reply_to) if reply_to else None
+    if reply_to and parent is None:  # a post on another page of the thread
+        async with ctx(request).db.read() as session:
+            parent = await reading.quotable_post(
+                session, await viewer(request), thread_id, reply_to
+            )
     quote = ""
-    if reply_to and reply_to in context["parents"]:
-        parent = context["parents"][reply_to]
-        if parent.status != "deleted":
-            quote = "\n".join("> " + line for line in parent.body.splitlines()[:20]) + "\n\n"
+    if parent is None or parent.status == "deleted":
+        reply_to = None  # nothing to answer: a plain reply, not "Replying to" a missing post
+    else:
+        quote = "\n".join("> " + line for line in parent.body.splitlines()[:20]) + "\n\n"
     context.update({"reply_body": quote, "reply_to": reply_to, "errors": {}})
     return await render(request, "boards/thread.html", context)
 
@@ -325,6 +331,7 @@ async def post_fragment(request: Request) -> Response:
         message_authors = await messages_reading.messageable(session, current, [post.author])
         blocked = await blocked_ids(session, current.id) if current.signed_in else set()
         attachments = await library_reading.attachments_by_post(session, current, community, [post])
+        position = await reading.position_of(session, current, post, community)
     return await render(
         request,
         "boards/post_fragment.html",
@@ -334,6 +341,7 @@ async def post_fragment(request: Request) -> Response:
             "community": community,
             "parents": parents,
             "attachments": attachments,
+            "page": position // reading.POSTS_PER_PAGE + 1,  # the page it is on, for its links
             "recommended": mine,
             "message_authors": message_authors,
             "blocked": blocked,

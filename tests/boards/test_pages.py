@@ -168,6 +168,34 @@ def test_thread_pages_hold_fifty_posts_and_post_links_find_their_page(site, admi
     assert anonymous.get("/posts/999999").status_code == 404
 
 
+def test_reply_under_a_post_on_a_later_page_quotes_it_there(site, admin, alice, bob):
+    _, (a, b) = open_board(site, admin, alice, bob)
+    thread = start(a, title="Long thread", body="post 0")
+    ids = [thread["first_post_id"], *(reply(a, thread, f"post {n}")["id"] for n in range(1, 55))]
+    later = ids[52]  # on page 2
+    two = b.get(f"/threads/{thread['id']}?page=2").text
+    link = f"/threads/{thread['id']}?page=2&amp;reply_to={later}#reply"
+    assert f'<a href="{link}">Reply' in two
+    # The live fragment links the same way, and page 1's links stay as they were.
+    assert f'<a href="{link}">Reply' in b.get(f"/posts/{later}/fragment").text
+    one = b.get(f"/threads/{thread['id']}").text
+    assert f'href="/threads/{thread["id"]}?reply_to={ids[3]}#reply"' in one
+
+    followed = b.get(link.replace("&amp;", "&"))
+    assert f'id="post-{later}"' in followed.text
+    assert ">&gt; post 52\n\n</textarea>" in followed.text
+    assert f'Replying to <a href="/posts/{later}">post {later}</a>' in followed.text
+    # An older link without the page (mail, bookmarks) still fills in the quote.
+    stale = b.get(f"/threads/{thread['id']}?reply_to={later}").text
+    assert ">&gt; post 52\n\n</textarea>" in stale
+    assert f'name="reply_to" value="{later}"' in stale
+    # A post of another thread, or none at all, is no quote and no "Replying to".
+    other = start(a, title="Elsewhere", body="other words")
+    for wrong in (other["first_post_id"], 999_999):
+        page = b.get(f"/threads/{thread['id']}?reply_to={wrong}").text
+        assert "Replying to" not in page and "other words" not in page
+
+
 # Read state ------------------------------------------------------------------------------
 
 
