@@ -99,9 +99,17 @@ def render(markdown: str) -> str:
 
 
 def mentions(markdown: str) -> list[str]:
-    """Usernames mentioned in plain text, in order, without repeats (code spans ignored)."""
+    """Usernames mentioned in plain text, in order, without repeats: those who are told.
+    Code and quotes are ignored (quoting a post must not call its mentions again)."""
     names: list[str] = []
+    quoted = 0
     for block in _parser().parse(markdown):
+        if block.type == "blockquote_open":
+            quoted += 1
+        elif block.type == "blockquote_close":
+            quoted -= 1
+        if quoted:
+            continue
         for token in block.children or []:
             if token.type == "link_open" and token.attrs.get("class") == "mention":
                 name = str(token.attrs["href"]).rsplit("/", 1)[-1]

@@ -685,6 +685,17 @@ def test_mentions_in_code_links_and_emails_are_not_links():
         assert markup.mentions(source) == [], source
 
 
+def test_mentions_in_quotes_are_links_but_call_no_one():
+    source = (
+        "> @dave asked, and\n> > @erin asked first\n\n"
+        "- > @frank in a quoted list item\n\n"
+        "@gina: see above, and\n\n> quoted again\n\nthen @hal after the quote"
+    )
+    assert markup.mentions(source) == ["gina", "hal"]
+    html = markup.render(source)
+    assert all(f"/members/{n}" in html for n in ("dave", "erin", "frank", "gina", "hal"))
+
+
 def test_mentions_are_listed_in_order_without_repeats():
     source = (
         "@carol asked @alice; @alice answered.\n\n"
@@ -693,7 +704,7 @@ def test_mentions_are_listed_in_order_without_repeats():
         "`@frank` in code, and x@gina.org is an address, and @h is too short.\n\n"
         "```\n@ivan\n```\n"
     )
-    assert markup.mentions(source) == ["carol", "alice", "dave", "erin"]
+    assert markup.mentions(source) == ["carol", "alice", "erin"]
     assert markup.mentions("nobody here") == []
     assert markup.mentions("@Alice is not a username (they are lowercase)") == []
 
