@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connect import permissions
+from connect import markup, permissions
 from connect.accounts.models import User
 from connect.boards.models import (
     NOT_FOLLOWING,
@@ -180,6 +180,19 @@ async def recommenders(session: AsyncSession, post: Post) -> list[User]:
         .order_by(Recommendation.created_at)
     )
     return [r.user for r in rows.scalars()]
+
+
+async def new_mentions(session: AsyncSession, post: Post, body: str) -> list[str]:
+    """Who `body`, the post's next version, mentions that none of its versions so far did
+    (an edit tells them once, as a new post would have)."""
+    names = markup.mentions(body)
+    if not names:
+        return []
+    earlier = (
+        await session.execute(select(PostRevision.body).where(PostRevision.post_id == post.id))
+    ).scalars()
+    told = {n for text in (post.body, *earlier) for n in markup.mentions(text)}
+    return [n for n in names if n not in told]
 
 
 async def revisions(session: AsyncSession, post: Post) -> list[PostRevision]:

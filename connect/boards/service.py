@@ -21,7 +21,7 @@ from connect.boards.models import (
     Thread,
     ThreadRead,
 )
-from connect.boards.reading import post_json, thread_json
+from connect.boards.reading import new_mentions, post_json, thread_json
 from connect.communities.models import Community
 from connect.db import utcnow
 from connect.errors import Forbidden, Invalid, Locked, NotFound, NotSignedIn
@@ -293,6 +293,8 @@ async def edit_post(
             before={"body": post.body},
             after={"body": body},
         )
+    # Held posts tell their mentions when approved, from the text as it is then.
+    added = await new_mentions(session, post, body) if post.status == "published" else []
     session.add(
         PostRevision(post_id=post.id, body=post.body, created_at=utcnow(), editor_id=viewer.id)
     )
@@ -307,7 +309,12 @@ async def edit_post(
         community_id=community.id,
         audience=await _post_audience(session, community, post),
         subject_id=post.id,
-        data={"thread_id": post.thread_id, "post": post_json(post), "status": post.status},
+        data={
+            "thread_id": post.thread_id,
+            "post": post_json(post),
+            "status": post.status,
+            "mentions": added,
+        },
     )
     return post
 

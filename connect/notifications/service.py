@@ -46,6 +46,7 @@ class Notifier:
         {
             "post.created",
             "post.approved",
+            "post.updated",
             "thread.created",
             "thread.approved",
             "membership.invited",
@@ -87,6 +88,8 @@ class Notifier:
                 await self._contact(session, event)
             elif event.type == "post.deleted":
                 await self._post_removed(session, event)
+            elif event.type == "post.updated" and (event.data or {}).get("mentions"):
+                await self._mentions_added(session, event)
 
     async def _post_removed(self, session: AsyncSession, event: Event) -> None:
         """A removed post's text leaves the notifications that quoted it; they still lead
@@ -192,6 +195,30 @@ class Notifier:
                 text=excerpt(post.body, 300),
                 url=f"/threads/{thread.id}",
                 scope=f"c{community.id}" if kind == "new_thread" else "replies",
+            )
+
+    async def _mentions_added(self, session: AsyncSession, event: Event) -> None:
+        """An edit that mentions someone no earlier version did tells them (only them)."""
+        loaded = await self._load_post(session, event.subject_id)
+        if loaded is None:
+            return
+        post, thread, community = loaded
+        author = post.author.display_name if post.author else "A former member"
+        for user in await self._users_named(session, event.data["mentions"]):
+            if user.id == post.author_id:
+                continue
+            await self._notify(
+                session,
+                event,
+                user.id,
+                kind="mention",
+                mode="",
+                community=community,
+                thread=thread,
+                post=post,
+                title=f"{author} mentioned you in “{thread.title}”",
+                text=excerpt(post.body, 300),
+                url=f"/posts/{post.id}",
             )
 
     async def _membership(self, session: AsyncSession, event: Event, verb: str) -> None:

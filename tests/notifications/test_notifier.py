@@ -63,6 +63,33 @@ def test_reply_mention_and_follow_notifications(site, admin, alice, bob):
     assert len(titles(a)) == 1
 
 
+def test_quoted_mentions_call_no_one_and_edits_call_new_mentions_once(site, admin, alice, bob):
+    carol, dave = site.member("carol"), site.member("dave")
+    _, (a, b, c, d) = board(site, admin, alice, bob, carol, dave)
+    thread = start(a, title="Loans", body="What does @carol think?")
+    site.drain()
+    assert titles(c) == ["Alice Archivist mentioned you in “Loans”"]
+    # Bob quotes Alice's post: carol is not called again.
+    answer = reply(b, thread, "> What does @carol think?\n\nI think so too.")
+    site.drain()
+    assert len(titles(c)) == 1
+    # Bob edits his reply to mention dave: dave hears of it, once.
+    edited = b.patch(
+        f"/api/v1/posts/{answer['id']}",
+        json={"body": "> What does @carol think?\n\nI think so too; @dave knows."},
+    )
+    assert edited.status_code == 200, edited.text
+    site.drain()
+    assert titles(d) == ["Bob Bibliographer mentioned you in “Loans”"]
+    assert d.get("/api/v1/notifications").json()["items"][0]["url"] == f"/posts/{answer['id']}"
+    # Further edits that keep, drop or bring back that mention call no one again.
+    for body in ("@dave knows, surely.", "Nobody knows.", "Ask @dave then."):
+        assert b.patch(f"/api/v1/posts/{answer['id']}", json={"body": body}).status_code == 200
+    site.drain()
+    assert len(titles(d)) == 1 and len(titles(c)) == 1
+    assert titles(b) == []
+
+
 def test_a_block_either_way_silences_replies_and_mentions(site, admin, alice, bob):
     carol = site.member("carol")
     _, (a, b, c) = board(site, admin, alice, bob, carol)
