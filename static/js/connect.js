@@ -6,9 +6,11 @@
     // The thread page tells us how far the member has now read; GET pages change nothing.
     var posts = document.querySelector("[data-mark-read]");
     if (!posts) return;
+    var last = posts.getAttribute("data-last-post-id");
+    if (!last || last === "0") return;  // no posts on this page (past the end): nothing read
     var body = new URLSearchParams();
     body.set("csrf_token", posts.getAttribute("data-csrf"));
-    body.set("last_post_id", posts.getAttribute("data-last-post-id"));
+    body.set("last_post_id", last);
     fetch(posts.getAttribute("data-mark-read"), {
       method: "POST",
       body: body,

@@ -13,11 +13,28 @@
   var delay = 1000;
   var newThreads = 0;
   var announcer = null;
+  var threadGone = false;
 
+  // One polite live region: a new text replaces the one being read, so what arrives while
+  // one is spoken waits, and all that waited is spoken together after it.
+  var ANNOUNCE_GAP_MS = 1500;
+  var waiting = [];
+  var speaking = false;
   function announce(text) {
     if (!announcer) return;
+    if (waiting.indexOf(text) === -1) waiting.push(text);
+    if (!speaking) speakNext();
+  }
+  function speakNext() {
+    if (!waiting.length) { speaking = false; return; }
+    speaking = true;
+    var text = waiting.join(". ");
+    waiting = [];
     announcer.textContent = "";
-    window.setTimeout(function () { announcer.textContent = text; }, 50);
+    window.setTimeout(function () {
+      announcer.textContent = text;
+      window.setTimeout(speakNext, ANNOUNCE_GAP_MS);
+    }, 50);
   }
 
   function collectChannels() {
@@ -41,8 +58,8 @@
   // Show post `id` as the server renders it for us now. `fresh`: a new reply, which goes at
   // the end of the last page; otherwise (an edit, a restore, a removal) the post takes its
   // own place among this page's posts, if that place is on this page. `gone`: if we may no
-  // longer see it, it leaves the page.
-  function placePost(id, replace, gone, fresh) {
+  // longer see it, it leaves the page, and `gone` is what is announced.
+  function placePost(id, replace, gone, fresh, said) {
     var container = document.querySelector("[data-live-thread]");
     if (!container) return;
     var existing = document.getElementById("post-" + id);
@@ -67,6 +84,7 @@
       var current = document.getElementById("post-" + id);
       if (current) {
         current.replaceWith(article);
+        if (said) announce(said);
       } else if (!fresh) {
         if (before && before.parentNode === container) container.insertBefore(article, before);
         else container.appendChild(article);
@@ -80,8 +98,43 @@
     }).catch(function () {
       // Not visible to us: nothing to show, and a post hidden meanwhile leaves the page.
       var shown = gone && document.getElementById("post-" + id);
-      if (shown) { shown.remove(); announce("A post was hidden by a moderator"); }
+      if (!shown) return;
+      shown.remove();
+      if (!threadGone) announce(gone);  // else the thread's own removal was announced
     });
+  }
+
+  // The thread itself went (its author removed it, or a moderator hid it): say so above
+  // the posts; the page stays as it was, and a reply typed meanwhile keeps its text.
+  function threadRemoved(text) {
+    threadGone = true;
+    var container = document.querySelector("[data-live-thread]");
+    if (!container || document.querySelector("[data-thread-gone]")) return;
+    var banner = document.createElement("p");
+    banner.className = "live-banner";
+    banner.setAttribute("data-thread-gone", "");
+    banner.textContent = text + ".";
+    container.parentNode.insertBefore(banner, container);
+    announce(text);
+  }
+
+  // The header's post count follows replies, removals, hides and restores (the server
+  // counts: it alone knows which posts count).
+  var countTimer = null;
+  function refreshPostCount() {
+    var count = document.querySelector("[data-post-count]");
+    if (!count) return;
+    window.clearTimeout(countTimer);
+    countTimer = window.setTimeout(function () {
+      var url = "/api/v1/threads/" + count.getAttribute("data-post-count") + "?per_page=1";
+      fetch(url, { credentials: "same-origin" }).then(function (r) {
+        if (!r.ok) throw new Error("thread");
+        return r.json();
+      }).then(function (answer) {
+        var n = answer.thread.post_count;
+        count.textContent = n + " post" + (n === 1 ? "" : "s");
+      }).catch(function () { /* the next change tries again */ });
+    }, 300);
   }
 
   function showNewThreads(slug) {
@@ -216,10 +269,15 @@
     lastId = message.id;
     var data = message.data || {};
     if (message.channel.indexOf("thread:") === 0) {
-      if ((message.type === "post.created" || message.type === "post.approved") && data.post) placePost(data.post.id, false, false, true);
-      if (message.type === "post.hidden" && data.post) placePost(data.post.id, true, true, false);
+      if (message.type === "post.created" && data.post) placePost(data.post.id, false, false, true);
+      // An approved post may be on the page already (its author's, awaiting approval).
+      if (message.type === "post.approved" && data.post) placePost(data.post.id, true, false, true);
+      if (message.type === "post.hidden" && data.post) placePost(data.post.id, true, "A post was hidden by a moderator", false);
       if (message.type === "post.updated" && data.post) placePost(data.post.id, true, false, false);
-      if (message.type === "post.deleted" && data.post_id) placePost(data.post_id, true, true, false);
+      if (message.type === "post.deleted" && data.post_id) placePost(data.post_id, true, "This post was removed", false, "This post was removed");
+      if (message.type === "thread.deleted") threadRemoved("This thread was removed");
+      if (message.type === "thread.hidden") threadRemoved("This thread was hidden by a moderator");
+      if (message.type.indexOf("post.") === 0) refreshPostCount();
     } else if (message.channel.indexOf("community:") === 0) {
       if ((message.type === "thread.created" || message.type === "thread.approved") && data.thread) showNewThreads(data.thread.community || message.channel.slice(10));
     } else if (message.channel === "me") {

@@ -114,6 +114,32 @@ def announcer(page):
     return page.locator("#live-announcer")
 
 
+def listen(page) -> None:
+    """Keep every text the live region says from now on (in window.heard)."""
+    page.evaluate(
+        """() => {
+          const region = document.getElementById("live-announcer");
+          window.heard = [];
+          new MutationObserver(() => {
+            if (region.textContent) window.heard.push(region.textContent);
+          }).observe(region, { childList: true, characterData: true, subtree: true });
+        }"""
+    )
+
+
+def heard(page, *texts: str) -> None:
+    """Wait until the live region has said each of `texts` (alone or with others)."""
+    page.wait_for_function(
+        "texts => texts.every(t => window.heard.join(' | ').includes(t))",
+        arg=list(texts),
+        timeout=LIVE_WAIT_MS * 4,
+    )
+
+
+def post_count(page):
+    return page.locator("[data-post-count]")
+
+
 @pytest.fixture
 def no_js_context(browser, live_server):
     context = browser.new_context(base_url=live_server, java_script_enabled=False)
@@ -148,6 +174,7 @@ def test_replies_notifications_and_new_threads_arrive_live(new_context, no_js_co
         expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
         expect(page.locator("article.post")).to_have_count(1)
     expect(header_count(boris)).to_have_count(0)
+    expect(post_count(boris)).to_have_text("1 post")
     expect(announcer(boris)).to_have_attribute("aria-live", "polite")
     expect(announcer(boris)).to_have_text("")
 
@@ -173,6 +200,7 @@ def test_replies_notifications_and_new_threads_arrive_live(new_context, no_js_co
     expect(live_post.locator(".post-by")).to_have_text(ALICE["display_name"])
     expect(live_post.locator(".in-reply")).to_contain_text(f"In reply to {BORIS['display_name']}")
     expect(boris.locator("article.post")).to_have_count(2)
+    expect(post_count(boris)).to_have_text("2 posts")  # the header follows
     # Screen readers hear about it through the polite live region.
     expect(announcer(boris)).to_have_text(
         re.compile(rf"^New (reply from {ALICE['display_name']}|notification)$")
@@ -194,6 +222,7 @@ def test_replies_notifications_and_new_threads_arrive_live(new_context, no_js_co
     fill_form(alice, {"Title": NEW_THREAD, "Message": "Cold, dry and ventilated."})
     alice.get_by_role("button", name="Post", exact=True).click()
     expect(alice.get_by_role("heading", level=1)).to_have_text(NEW_THREAD)
+    new_thread_id = int(re.search(r"/threads/(\d+)", alice.url).group(1))
     expect(banner).to_be_visible(timeout=LIVE_WAIT_MS * 2)
     expect(banner).to_have_text("1 new thread — show")
     expect(announcer(boris)).to_have_text("1 new thread")
@@ -220,9 +249,13 @@ def test_replies_notifications_and_new_threads_arrive_live(new_context, no_js_co
     # ...and Alice, still on her new thread's page, is not disturbed by a reply elsewhere.
     expect(alice.locator("article.post")).to_have_count(1)
 
-    # Removals, hides and restores show in place on an open page.
-    boris.goto(f"/threads/{thread_id}")
+    # Removals, hides and restores show in place on an open page, each announced as what
+    # it is, none lost when they come close together; the header's count follows.
+    with boris.expect_request(lambda r: r.url.endswith(f"/threads/{thread_id}/read")):
+        boris.goto(f"/threads/{thread_id}")
     expect(boris.locator("article.post")).to_have_count(3)
+    expect(post_count(boris)).to_have_text("3 posts")
+    listen(boris)
     call(live_server, "DELETE", f"/posts/{carla_post}", token=tokens[CARLA["username"]])
     removed = boris.locator(f"article#post-{carla_post}")
     expect(removed).to_contain_text("This post was removed.", timeout=LIVE_WAIT_MS * 2)
@@ -230,11 +263,57 @@ def test_replies_notifications_and_new_threads_arrive_live(new_context, no_js_co
     root = token_for(live_server, "root")
     call(live_server, "POST", f"/posts/{reply_id}/hide", {"reason": "A second look"}, root)
     expect(boris.locator(f"article#post-{reply_id}")).to_have_count(0, timeout=LIVE_WAIT_MS * 2)
+    expect(post_count(boris)).to_have_text("1 post")
     call(live_server, "POST", f"/posts/{reply_id}/restore", {"reason": "Fine after all"}, root)
     expect(boris.locator(f"article#post-{reply_id}")).to_have_count(1, timeout=LIVE_WAIT_MS * 2)
-    expect(announcer(boris)).to_have_text("A post is shown again")
+    heard(boris, "This post was removed", "A post was hidden by a moderator")
+    heard(boris, "A post is shown again")
+    expect(post_count(boris)).to_have_text("2 posts")
     shown = boris.locator("article.post").evaluate_all("posts => posts.map(p => p.id)")
     assert shown == [f"post-{boris_post}", f"post-{reply_id}", f"post-{carla_post}"], shown
     assert boris.evaluate("performance.getEntriesByType('navigation').length") == 1
+
+    # A page past the end has no posts to mark read: it sends nothing (no 422).
+    asked = []
+    boris.on("request", lambda r: asked.append(r.url) if r.url.endswith("/read") else None)
+    boris.goto(f"/threads/{thread_id}?page=9")
+    expect(boris.get_by_text("There is no page 9")).to_be_visible()
+    boris.wait_for_timeout(300)
+    assert asked == [], asked
+
+    # Alice removes her own thread while Boris reads it: he is told just that.
+    boris.goto(f"/threads/{new_thread_id}")
+    listen(boris)
+    first = call(live_server, "GET", f"/threads/{new_thread_id}", token=tokens["alice"])
+    call(
+        live_server,
+        "DELETE",
+        f"/posts/{first['thread']['first_post_id']}",
+        token=tokens["alice"],
+    )
+    expect(boris.locator("[data-thread-gone]")).to_have_text(
+        "This thread was removed.", timeout=LIVE_WAIT_MS * 2
+    )
+    heard(boris, "This thread was removed")
+    assert "moderator" not in " ".join(boris.evaluate("window.heard")), boris.evaluate(
+        "window.heard"
+    )
+
+    # Replies held for approval: once approved, the author's open page drops the badge.
+    call(live_server, "PATCH", f"/communities/{SLUG}", {"moderation": "all"}, root)
+    held = call(
+        live_server,
+        "POST",
+        f"/threads/{thread_id}/posts",
+        {"body": "Held for a moderator's look."},
+        tokens["alice"],
+    )
+    assert held["status"] == "pending", held
+    alice.goto(f"/threads/{thread_id}")
+    waiting = alice.locator(f"article#post-{held['id']}")
+    expect(waiting).to_contain_text("awaiting approval")
+    call(live_server, "POST", f"/moderation/items/post/{held['id']}/approve", {}, root)
+    expect(waiting).not_to_contain_text("awaiting approval", timeout=LIVE_WAIT_MS * 2)
+    expect(waiting.locator(".post-body")).to_contain_text("Held for a moderator's look.")
 
     assert time.monotonic() - started < 75, "the journey should stay under ~75 s"
