@@ -169,3 +169,14 @@ def test_member_replies_with_a_quote_and_the_author_is_notified(new_context):
     alice.goto("/settings/notifications")
     expect(alice.get_by_role("heading", name="Notifications and email")).to_be_visible()
     check_a11y(alice)
+
+    # On a phone-sized screen (375 px) the signed-in header wraps: nothing scrolls sideways
+    # and "Sign out" stays in view (WCAG 1.4.10, reflow).
+    alice.set_viewport_size({"width": 375, "height": 740})
+    for path in ("/", f"/c/{SLUG}", f"/threads/{thread_id}"):
+        alice.goto(path)
+        widths = alice.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1], (path, widths)
+        sign_out = alice.get_by_role("button", name="Sign out")
+        box = sign_out.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 375, (path, box)
