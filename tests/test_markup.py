@@ -729,3 +729,14 @@ def test_excerpt_shortens_at_a_word():
     assert text.endswith("…")
     assert text[:-1].split() == ["word"] * len(text[:-1].split())
     assert markup.excerpt("short", 50) == "short"
+
+
+def test_an_image_becomes_a_link_to_it_named_by_its_alt_text():
+    """Remote images would tell their host who reads a post: each becomes a plain link, with
+    no stray "!" before it."""
+    html = markup.render("See ![the floor plan](https://example.org/plan.png) first")
+    assert "<img" not in html and "!" not in html
+    assert '<a href="https://example.org/plan.png"' in html and ">the floor plan</a>" in html
+    untitled = markup.render("![](https://example.org/x.png)")
+    assert ">https://example.org/x.png</a>" in untitled
+    assert "href" not in markup.render("![x](javascript:alert(1))")
