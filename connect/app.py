@@ -279,6 +279,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/", home),
         Route("/healthz", healthz),
         Route("/readyz", health.readyz),
+        # Clients that ask for the icon without reading the page's <link rel="icon">.
+        Route("/favicon.ico", lambda _request: RedirectResponse("/static/img/icon.svg", 301)),
         *accounts_routes.routes,
         *members_routes.routes,
         *network_routes.routes,

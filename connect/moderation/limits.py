@@ -322,8 +322,7 @@ def _files_in(community_id: int):
 def _refuse(rule: str, oldest: datetime | None, window: int, now: datetime) -> NoReturn:
     retry = int(((oldest or now) + timedelta(seconds=window) - now).total_seconds()) + 1
     raise RateLimited(
-        f"You are posting faster than this site allows ({rule}). "
-        f"Try again in {_duration(retry)}.",
+        f"You are posting faster than this site allows ({rule}). Try again in {_duration(retry)}.",
         retry_after=retry,
     )
 

@@ -79,3 +79,12 @@ def test_not_ready_when_the_database_cannot_be_reached(site, client, database_ur
     assert body["checks"]["database"]["ok"] is False
     assert "cannot query the database" in body["message"]
     assert client.get("/readyz").status_code == 200
+
+
+def test_pages_name_the_sites_icon_and_the_old_address_leads_to_it(client):
+    page = client.get("/login")
+    assert '<link rel="icon" href="/static/img/icon.svg" type="image/svg+xml">' in page.text
+    old = client.get("/favicon.ico", follow_redirects=False)
+    assert old.status_code == 301 and old.headers["location"] == "/static/img/icon.svg"
+    icon = client.get("/static/img/icon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
