@@ -374,7 +374,7 @@ async def _read_unread_counts(session, current: Viewer) -> tuple[int, int]:
 @functools.cache
 def _unread_statement():
     from connect.messages.reading import unread_messages_count
-    from connect.notifications.service import unread_count_query
+    from connect.notifications.reading import unread_count_query
 
     user_id = bindparam("user_id")
     return select(unread_count_query(user_id), unread_messages_count(user_id))

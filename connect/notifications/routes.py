@@ -8,8 +8,8 @@ from starlette.routing import Route
 
 from connect.errors import Invalid, NotSignedIn
 from connect.members.models import Profile
-from connect.notifications import preferences, service, unsubscribe
-from connect.notifications.service import notification_json
+from connect.notifications import preferences, reading, unsubscribe
+from connect.notifications.reading import notification_json
 from connect.web import (
     api,
     ctx,
@@ -38,7 +38,7 @@ async def notifications_page(request: Request) -> Response:
         return redirect(request, "/login?next=/notifications")
     page_number, per_page = page_params(request, default_per_page=30)
     async with ctx(request).db.read() as session:
-        items, total = await service.list_for(session, current, page=page_number, per_page=per_page)
+        items, total = await reading.list_for(session, current, page=page_number, per_page=per_page)
     return await render(
         request,
         "notifications/list.html",
@@ -53,10 +53,10 @@ async def open_action(request: Request) -> Response:
     await form_data(request)
     notification_id = request.path_params["notification_id"]
     async with ctx(request).db.transaction() as session:
-        target = await service.get_for(session, await viewer(request), notification_id)
-        await service.mark_read(session, user.id, [notification_id])
+        target = await reading.get_for(session, await viewer(request), notification_id)
+        await reading.mark_read(session, user.id, [notification_id])
     if target is None:
-        return redirect(request, "/notifications", message=service.WITHHELD + ".")
+        return redirect(request, "/notifications", message=reading.WITHHELD + ".")
     return redirect(request, target.url)
 
 
@@ -65,7 +65,7 @@ async def read_all_action(request: Request) -> Response:
     user = await _user(request)
     await form_data(request)
     async with ctx(request).db.transaction() as session:
-        await service.mark_read(session, user.id)
+        await reading.mark_read(session, user.id)
     return redirect(request, "/notifications", message="All notifications are marked read.")
 
 
@@ -126,14 +126,14 @@ async def api_list(request: Request) -> Response:
     page_number, per_page = page_params(request, default_per_page=30)
     unread_only = request.query_params.get("unread") in ("1", "true")
     async with ctx(request).db.read() as session:
-        items, total = await service.list_for(
+        items, total = await reading.list_for(
             session,
             await viewer(request),
             unread_only=unread_only,
             page=page_number,
             per_page=per_page,
         )
-        unread = await service.unread_count(session, user.id)
+        unread = await reading.unread_count(session, user.id)
     return JSONResponse(
         {
             "items": [notification_json(n) for n in items],
@@ -158,8 +158,8 @@ async def api_mark_read(request: Request) -> Response:
     if ids is None and data.get("all") is not True:
         raise Invalid("Send ids, or all: true.", fields={"ids": "Required unless all is true."})
     async with ctx(request).db.transaction() as session:
-        changed = await service.mark_read(session, user.id, ids)
-        unread = await service.unread_count(session, user.id)
+        changed = await reading.mark_read(session, user.id, ids)
+        unread = await reading.unread_count(session, user.id)
     return JSONResponse({"marked": changed, "unread": unread})
 
 

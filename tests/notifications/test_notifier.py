@@ -12,7 +12,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from connect.app import create_app
-from connect.notifications import service
+from connect.notifications import reading, service
 from connect.notifications.models import Notification, OutgoingMail
 from tests.boards.helpers import open_board as board
 from tests.boards.helpers import reply, start
@@ -369,7 +369,7 @@ def test_a_notice_about_a_thread_out_of_reach_keeps_its_place_not_its_words(
     assert "Salary survey" in notice["title"] and notice["url"] == f"/threads/{thread['id']}"
     owner.patch("/api/v1/communities/cataloging", json={"visibility": "private"})
     (notice,) = b.get("/api/v1/notifications").json()["items"]
-    assert notice["title"] == service.WITHHELD
+    assert notice["title"] == reading.WITHHELD
     assert notice["excerpt"] == "" and notice["url"] == "/notifications"
     page = b.get("/notifications").text
     assert "Salary survey" not in page and "the numbers are in" not in page
