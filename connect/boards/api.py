@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connect.boards import reading, service
+from connect.boards import reading, service, subscriptions
 from connect.boards.reading import author_json, post_json, thread_json
 from connect.communities import service as communities
 from connect.errors import Invalid
@@ -212,7 +212,7 @@ async def set_thread_subscription(request: Request) -> Response:
         thread, community = await reading.get_thread(
             session, current, request.path_params["thread_id"]
         )
-        sub = await service.subscribe(
+        sub = await subscriptions.subscribe(
             session, current, community, thread=thread, mode=data.get("mode", "real_time")
         )
     return JSONResponse({"thread_id": thread.id, "mode": sub.mode})
@@ -225,7 +225,7 @@ async def delete_thread_subscription(request: Request) -> Response:
         thread, community = await reading.get_thread(
             session, current, request.path_params["thread_id"]
         )
-        await service.unsubscribe(session, current.id, community.id, thread.id)
+        await subscriptions.unsubscribe(session, current.id, community.id, thread.id)
     return JSONResponse({"thread_id": thread.id, "mode": None})
 
 
@@ -235,7 +235,7 @@ async def set_board_subscription(request: Request) -> Response:
     data = await json_body(request)
     async with ctx(request).db.transaction() as session:
         community = await communities.get_readable(session, current, request.path_params["slug"])
-        sub = await service.subscribe(
+        sub = await subscriptions.subscribe(
             session, current, community, mode=data.get("mode", "real_time")
         )
     return JSONResponse({"community": community.slug, "mode": sub.mode})
@@ -246,7 +246,7 @@ async def delete_board_subscription(request: Request) -> Response:
     current = await signed_in(request)
     async with ctx(request).db.transaction() as session:
         community = await communities.get_readable(session, current, request.path_params["slug"])
-        await service.unsubscribe(session, current.id, community.id, None)
+        await subscriptions.unsubscribe(session, current.id, community.id, None)
     return JSONResponse({"community": community.slug, "mode": None})
 
 

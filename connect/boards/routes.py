@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from connect import events, markup, permissions
-from connect.boards import reading, service, shared
+from connect.boards import reading, service, shared, subscriptions
 from connect.boards.api import routes as api_routes
 from connect.boards.models import SUBSCRIPTION_MODES
 from connect.communities import service as communities
@@ -471,10 +471,10 @@ async def follow_thread_action(request: Request) -> Response:
             session, current, request.path_params["thread_id"]
         )
         if mode == "none":
-            await service.unsubscribe(session, current.id, community.id, thread.id)
+            await subscriptions.unsubscribe(session, current.id, community.id, thread.id)
             message = "You no longer follow this thread."
         else:
-            await service.subscribe(session, current, community, thread=thread, mode=mode)
+            await subscriptions.subscribe(session, current, community, thread=thread, mode=mode)
             message = "You follow this thread."
     return redirect(request, f"/threads/{thread.id}", message=message)
 
@@ -487,10 +487,10 @@ async def follow_board_action(request: Request) -> Response:
     async with ctx(request).db.transaction() as session:
         community = await communities.get_readable(session, current, request.path_params["slug"])
         if mode == "none":
-            await service.unsubscribe(session, current.id, community.id, None)
+            await subscriptions.unsubscribe(session, current.id, community.id, None)
             message = "You no longer follow this board."
         else:
-            await service.subscribe(session, current, community, mode=mode)
+            await subscriptions.subscribe(session, current, community, mode=mode)
             message = "You follow this board: new threads will reach you."
     return redirect(request, f"/c/{community.slug}", message=message)
 
