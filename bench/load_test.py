@@ -131,7 +131,17 @@ async def reset_postgres(url: str) -> None:
     parts = urllib.parse.urlsplit(sync_url(url))
     if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit(f"refusing to touch a database that is not on 127.0.0.1: {url}")
-    conn = await asyncpg.connect(sync_url(url).replace("postgresql://", "postgres://", 1))
+    address = sync_url(url).replace("postgresql://", "postgres://", 1)
+    try:
+        conn = await asyncpg.connect(address)
+    except asyncpg.InvalidCatalogNameError:  # a new machine: make the database first
+        name = parts.path.lstrip("/")
+        admin = await asyncpg.connect(address.rsplit("/", 1)[0] + "/postgres")
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        conn = await asyncpg.connect(address)
     try:
         await conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
         await conn.execute("CREATE SCHEMA public")
