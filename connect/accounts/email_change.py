@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 
 from connect import security
 from connect.accounts.models import User
-from connect.accounts.service import EMAIL_RE, normalize_email
-from connect.errors import Conflict, Forbidden, Invalid, NotFound
+from connect.accounts.service import EMAIL_RE, check_current_password, normalize_email
+from connect.errors import Conflict, Invalid, NotFound
 from connect.notifications.mail import queue_mail
 
 VALID_FOR = timedelta(hours=24)
@@ -50,7 +50,7 @@ def _read_token(secret_key: str, token: str) -> tuple[int, str, str]:
     return number, new_email, fingerprint
 
 
-async def request_change(context, user: User, *, email, password) -> str:
+async def request_change(context, user: User, *, email, password, ip: str) -> str:
     """Check the password and the new address, then mail a confirmation link to it and a
     notice to the current one. Returns the new address; nothing changes until the link."""
     email = normalize_email(email) if isinstance(email, str) else ""
@@ -59,8 +59,7 @@ async def request_change(context, user: User, *, email, password) -> str:
             "Enter the new address, like name@example.org.",
             fields={"email": "Enter an email address like name@example.org."},
         )
-    if not await context.passwords.verify(user.password_hash, password or ""):
-        raise Forbidden("Your current password is not right.", fields={"password": "Not right."})
+    await check_current_password(context, user, password, ip=ip, field="password")
     if email == user.email:
         raise Invalid("That is already your address.", fields={"email": "Already yours."})
     site = context.settings.site_name

@@ -419,22 +419,29 @@ async def api_password_reset(request: Request) -> Response:
 @page
 async def email_page(request: Request) -> Response:
     user = await _require_user(request)
-    values, errors, status, sent_to = {"email": ""}, {}, 200, None
+    values, errors, status, sent_to, headers = {"email": ""}, {}, 200, None, {}
     if request.method == "POST":
         form = await form_data(request)
         values = {"email": form_text(form, "email")}
         try:
             sent_to = await email_change.request_change(
-                ctx(request), user, email=values["email"], password=form_text(form, "password")
+                ctx(request),
+                user,
+                email=values["email"],
+                password=form_text(form, "password"),
+                ip=client_ip(request),
             )
-        except (Invalid, Forbidden, Conflict) as exc:
-            errors, status = exc.fields or {"email": exc.message}, exc.status
+        except (Invalid, Forbidden, Conflict, RateLimited) as exc:
+            errors, status = exc.fields or {"password": exc.message}, exc.status
+            if isinstance(exc, RateLimited):
+                headers["Retry-After"] = str(exc.retry_after)
     response = await render(
         request,
         "accounts/email.html",
         {"values": values, "errors": errors, "sent_to": sent_to},
         status=status,
     )
+    response.headers.update(headers)
     if sent_to:
         response.background = _send_mail_after(request)
     return response
@@ -462,7 +469,11 @@ async def api_email_change(request: Request) -> Response:
         raise NotSignedIn("Sign in first.")
     data = await json_body(request)
     sent_to = await email_change.request_change(
-        ctx(request), current.user, email=data.get("email"), password=data.get("password")
+        ctx(request),
+        current.user,
+        email=data.get("email"),
+        password=data.get("password"),
+        ip=client_ip(request),
     )
     return JSONResponse(
         {

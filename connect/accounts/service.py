@@ -297,6 +297,17 @@ async def _valid_reset(session: AsyncSession, token: str) -> PasswordReset:
     return reset
 
 
+async def check_current_password(context, user: User, password, *, ip: str, field: str) -> None:
+    """Forbidden unless `password` is the member's; wrong guesses count with the sign-in
+    throttle (429 after a few), so a signed-in page cannot be used to guess it."""
+    context.login_throttle.check(user.username, ip, user.id)
+    given = password[:1024] if isinstance(password, str) else ""
+    if not await context.passwords.verify(user.password_hash, given):
+        context.login_throttle.failed(user.username, ip, user.id)
+        raise Forbidden("Your current password is not right.", fields={field: "Not right."})
+    context.login_throttle.succeeded([user.username, user.email], ip, user.id)
+
+
 async def change_password(
     context, user: User, *, current: str, new: str, ip: str, keep_token_id: int | None
 ) -> int:
@@ -305,13 +316,7 @@ async def change_password(
     API tokens stay: the member sees them listed and decides. Wrong guesses at the
     current password count with the sign-in throttle. Returns how many sessions ended.
     """
-    context.login_throttle.check(user.username, ip, user.id)
-    if not await context.passwords.verify(user.password_hash, (current or "")[:1024]):
-        context.login_throttle.failed(user.username, ip, user.id)
-        raise Forbidden(
-            "Your current password is not right.", fields={"current_password": "Not right."}
-        )
-    context.login_throttle.succeeded([user.username, user.email], ip, user.id)
+    await check_current_password(context, user, current, ip=ip, field="current_password")
     security.validate_password(new, username=user.username, email=user.email)
     password_hash = await context.passwords.hash(new)
     async with context.db.transaction() as session:

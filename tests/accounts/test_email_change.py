@@ -88,3 +88,13 @@ def test_the_api_asks_and_a_password_change_voids_the_link(site, settings, alice
     assert changed.status_code == 200, changed.text
     assert site.anonymous().get(path).status_code == 404
     assert site.anonymous().get(path[:-3] + "abc").status_code == 404  # tampered
+
+
+def test_password_guesses_here_count_with_the_sign_in_throttle(site, settings, alice):
+    me = site.signed_in(alice)
+    statuses = [ask(me, "alice9@example.org", f"guess {n}").status_code for n in range(15)]
+    assert statuses[0] == 403 and 429 in statuses
+    limited = ask(me, "alice9@example.org")  # even the right password waits now
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert 'value="alice9@example.org"' in limited.text
+    assert outbox(settings) == []
