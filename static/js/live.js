@@ -119,7 +119,8 @@
   }
 
   // The header's post count follows replies, removals, hides and restores (the server
-  // counts: it alone knows which posts count).
+  // counts: it alone knows which posts count). Each page asks after a random wait of up to
+  // two seconds, so that a busy thread's readers do not all ask at the same moment.
   var countTimer = null;
   function refreshPostCount() {
     var count = document.querySelector("[data-post-count]");
@@ -134,7 +135,7 @@
         var n = answer.thread.post_count;
         count.textContent = n + " post" + (n === 1 ? "" : "s");
       }).catch(function () { /* the next change tries again */ });
-    }, 300);
+    }, 300 + Math.random() * 2000);
   }
 
   function showNewThreads(slug) {
