@@ -327,7 +327,7 @@ async def delete_post(
     post.edited_by_id = viewer.id
     if post.id == thread.first_post_id:
         thread.status = "deleted"
-        await attachments.hide_thread_attachments(session, thread, community)
+        await attachments.sync_thread_attachments(session, thread, community)
         await events.record(
             session,
             "thread.deleted",

@@ -482,19 +482,36 @@ async def approve_entry(
     return entry
 
 
+def _attachment_status(post_status: str, thread_status: str) -> str:
+    """What a post's attachments show as: published while the post and its thread both are,
+    held while either is held, and for moderators only once either is hidden or deleted."""
+    statuses = {post_status, thread_status}
+    if statuses <= {"published"}:
+        return "published"
+    if statuses & {"hidden", "deleted"}:
+        return "hidden"
+    return "pending"
+
+
 async def sync_attachments(session: AsyncSession, post: Post, community: Community) -> None:
-    """Attachments follow their post's status (approving, hiding, deleting a post); a deleted
-    post's stay for moderators only."""
-    status = post.status if post.status in ("published", "pending", "hidden") else "hidden"
+    """A post's attachments follow its status and its thread's (approving, hiding,
+    restoring, deleting the post)."""
+    thread = await session.get(Thread, post.thread_id)
+    status = _attachment_status(post.status, thread.status)
     await _set_attachments_status(session, Entry.post_id == post.id, status, community)
 
 
-async def hide_thread_attachments(
+async def sync_thread_attachments(
     session: AsyncSession, thread: Thread, community: Community
 ) -> None:
-    """Every post's attachments in a deleted thread stay for moderators only."""
-    posts = select(Post.id).where(Post.thread_id == thread.id)
-    await _set_attachments_status(session, Entry.post_id.in_(posts), "hidden", community)
+    """After the thread's own status changed (approved, hidden, restored, deleted): every
+    post's attachments follow, so nothing in a hidden thread stays public."""
+    rows = await session.execute(select(Post.id, Post.status).where(Post.thread_id == thread.id))
+    by_status: dict[str, list[int]] = {}
+    for post_id, status in rows:
+        by_status.setdefault(_attachment_status(status, thread.status), []).append(post_id)
+    for status, post_ids in by_status.items():
+        await _set_attachments_status(session, Entry.post_id.in_(post_ids), status, community)
 
 
 async def _set_attachments_status(session: AsyncSession, which, status, community) -> None:

@@ -79,7 +79,10 @@ async def set_post_hidden(
         thread.status = post.status
     await session.flush()
     await recount(session, thread)
-    await library.sync_attachments(session, post, community)
+    if first:
+        await library.sync_thread_attachments(session, thread, community)
+    else:
+        await library.sync_attachments(session, post, community)
     if hidden:
         data = {"thread_id": thread.id, "post": {"id": post.id}, "status": "hidden"}
         await events.record(

@@ -84,10 +84,10 @@ async def sync_attachments(session: AsyncSession, post: Post, community: Communi
         await _service.sync_attachments(session, post, community)
 
 
-async def hide_thread_attachments(session: AsyncSession, thread, community: Community) -> None:
-    """The attachments of every post in a deleted thread: moderators only."""
+async def sync_thread_attachments(session: AsyncSession, thread, community: Community) -> None:
+    """Every post's attached entries follow the thread's new status (hidden, restored...)."""
     if ENABLED:
-        await _service.hide_thread_attachments(session, thread, community)
+        await _service.sync_thread_attachments(session, thread, community)
 
 
 async def delete_attachments(session: AsyncSession, viewer, post_ids: list[int], community):

@@ -155,7 +155,10 @@ async def _publish(session: AsyncSession, viewer: Viewer, target: Target, reason
     await session.flush()
     await content.recount(session, thread)
     thread.last_post_at = max(thread.last_post_at, now)
-    await library.sync_attachments(session, post, community)
+    if target.kind == "thread":
+        await library.sync_thread_attachments(session, thread, community)
+    else:
+        await library.sync_attachments(session, post, community)
     # A reply approved inside a hidden thread stays as hidden as its thread.
     audience = permissions.event_audience(community, thread.status)
     if target.kind == "thread":

@@ -157,6 +157,23 @@ def test_attachments_of_held_posts_are_held_too(site, admin, alice, bob):
     assert owner.get(f"/api/v1/library/entries/{attached['id']}").status_code == 200
 
 
+def attachment_seen_by(client, attached, word) -> list[bool]:
+    """Whether the client finds the attached entry: its page, search, the listing, and
+    (when it has the page) the download."""
+    entry = client.get(f"/api/v1/library/entries/{attached['id']}")
+    found = client.get("/api/v1/search", params={"q": word, "type": "entry"}).json()
+    listed = library_items(client)["items"]
+    seen = [
+        entry.status_code == 200,
+        bool(found["items"]),
+        attached["id"] in {e["id"] for e in listed},
+    ]
+    if entry.status_code == 200:
+        file_url = entry.json()["files"][0]["download_url"]
+        seen.append(client.get(file_url).status_code == 200)
+    return seen
+
+
 def test_deleting_a_post_or_its_thread_takes_its_attachments_out_of_sight(site, admin, alice, bob):
     owner, (a, b) = open_library(site, admin, alice, bob)
     started = a.post(
@@ -170,20 +187,6 @@ def test_deleting_a_post_or_its_thread_takes_its_attachments_out_of_sight(site, 
         files=[("file", ("okapi-figures.txt", b"okapi figures\n", "text/plain"))],
     ).json()
     site.drain()
-
-    def attachment_seen_by(client, attached, word) -> list[bool]:
-        entry = client.get(f"/api/v1/library/entries/{attached['id']}")
-        found = client.get("/api/v1/search", params={"q": word, "type": "entry"}).json()
-        listed = library_items(client)["items"]
-        seen = [
-            entry.status_code == 200,
-            bool(found["items"]),
-            attached["id"] in {e["id"] for e in listed},
-        ]
-        if entry.status_code == 200:
-            file_url = entry.json()["files"][0]["download_url"]
-            seen.append(client.get(file_url).status_code == 200)
-        return seen
 
     def readers():
         return (a, b, site.anonymous())
@@ -211,3 +214,34 @@ def test_deleting_a_post_or_its_thread_takes_its_attachments_out_of_sight(site, 
         assert attachment_seen_by(client, agenda, "zebra") == [False] * 3
         assert client.get(agenda_file).status_code == 404
     assert attachment_seen_by(owner, agenda, "zebra") == [True] * 4
+
+
+def test_hiding_a_thread_hides_its_replies_attachments_until_it_is_restored(
+    site, admin, alice, bob
+):
+    owner, (a, b) = open_library(site, admin, alice, bob)
+    started = a.post(
+        "/api/v1/communities/cataloging/threads", json={"title": "Budget", "body": "Below."}
+    ).json()
+    replied = b.post(
+        f"/api/v1/threads/{started['id']}/posts",
+        data={"body": "My sheet."},
+        files=[("file", ("quagga-sheet.txt", b"quagga sheet\n", "text/plain"))],
+    ).json()
+    site.drain()
+    (sheet,) = replied["attachments"]
+    sheet_file = b.get(f"/api/v1/library/entries/{sheet['id']}").json()["files"][0]
+    outsider = site.anonymous()
+    assert attachment_seen_by(outsider, sheet, "quagga") == [True] * 4
+
+    first = started["first_post_id"]
+    assert owner.post(f"/api/v1/posts/{first}/hide", json={"reason": "Leak"}).status_code == 200
+    site.drain()
+    for client in (a, outsider):
+        assert attachment_seen_by(client, sheet, "quagga") == [False] * 3
+        assert client.get(sheet_file["download_url"]).status_code == 404
+    assert attachment_seen_by(owner, sheet, "quagga") == [True] * 4
+
+    assert owner.post(f"/api/v1/posts/{first}/restore", json={}).status_code == 200
+    site.drain()
+    assert attachment_seen_by(outsider, sheet, "quagga") == [True] * 4
