@@ -287,19 +287,20 @@ async def reply_action(request: Request) -> Response:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except NotFound:
-        return await _reply_lost(request, body, attached)
+        return await _text_lost(request, body, files=attached)
     message = (
         "Your reply is waiting for a moderator's approval." if post.status == "pending" else None
     )
     return redirect(request, f"/posts/{post.id}", message=message)
 
 
-async def _reply_lost(request: Request, body: str, attached: bool) -> Response:
-    """The thread went away (removed, hidden) while the reply was typed: a 404 that still
-    shows the typed text, to copy. Worded alike whether the thread ever existed."""
-    return await render(
-        request, "boards/reply_lost.html", {"body": body, "files": attached}, status=404
-    )
+async def _text_lost(
+    request: Request, body: str, *, files: bool = False, editing: bool = False
+) -> Response:
+    """The thread or post went away (removed, hidden) while a reply or an edit was typed: a
+    404 that still shows the typed text, to copy. Worded alike whether it ever existed."""
+    context = {"body": body, "files": files, "editing": editing}
+    return await render(request, "boards/text_lost.html", context, status=404)
 
 
 @page
@@ -358,14 +359,19 @@ async def post_fragment(request: Request) -> Response:
 async def edit_post_page(request: Request) -> Response:
     current = await viewer(request)
     post_id = request.path_params["post_id"]
-    async with ctx(request).db.read() as session:
-        post, thread, community = await reading.get_post(session, current, post_id)
+    typed = form_text(await form_data(request), "body") if request.method == "POST" else None
+    try:
+        async with ctx(request).db.read() as session:
+            post, thread, community = await reading.get_post(session, current, post_id)
+    except NotFound:
+        if typed is None:
+            raise
+        return await _text_lost(request, typed, editing=True)
     if not permissions.can_edit_post(current, community, author_id=post.author_id):
         raise Forbidden("You can only edit your own posts.")
     body, errors, status = post.body, {}, 200
-    if request.method == "POST":
-        form = await form_data(request)
-        body = form_text(form, "body")
+    if typed is not None:
+        body = typed
         try:
             # Fresh names, as in new_thread_page: a rollback expires what the transaction loaded.
             async with ctx(request).db.transaction() as session:
@@ -373,6 +379,8 @@ async def edit_post_page(request: Request) -> Response:
                 await service.edit_post(session, current, target, target_community, body=body)
         except Invalid as exc:
             errors, status = exc.fields, exc.status
+        except NotFound:
+            return await _text_lost(request, body, editing=True)
         else:
             return redirect(request, f"/posts/{post_id}", message="Your changes are saved.")
     return await render(

@@ -417,6 +417,26 @@ def test_a_reply_to_a_thread_removed_meanwhile_keeps_the_typed_text(site, admin,
     assert "This thread was removed or hidden" in never.text
 
 
+def test_an_edit_of_a_post_removed_meanwhile_keeps_the_typed_text(site, admin, alice, bob):
+    owner, (a, b) = open_board(site, admin, alice, bob)
+    kept, hidden = start(a, title="Stays"), start(b, title="Soon hidden")
+    mine = reply(a, kept, "First words")
+    theirs = reply(a, hidden, "In a thread about to go")
+    form = a.get(f"/posts/{mine['id']}/edit")
+    token = csrf_from(form.text)
+    # In another tab alice removes her reply; a moderator hides the other thread.
+    assert a.delete(f"/api/v1/posts/{mine['id']}").status_code == 204
+    hide = owner.post(f"/api/v1/posts/{hidden['first_post_id']}/hide", json={"reason": "spam"})
+    assert hide.status_code == 200, hide.text
+    typed = "Better & <clearer> words"
+    for post in (mine, theirs):
+        lost = a.post(f"/posts/{post['id']}/edit", data={"csrf_token": token, "body": typed})
+        assert lost.status_code == 404
+        assert "This post was removed or hidden" in lost.text
+        assert ">Better &amp; &lt;clearer&gt; words</textarea>" in lost.text
+    assert "In a thread about to go" in owner.get(f"/api/v1/posts/{theirs['id']}").text
+
+
 def test_edit_is_for_the_author_and_history_shows_old_versions(site, admin, alice, bob):
     carol = site.member("carol")
     owner, (a, b, c) = open_board(site, admin, alice, bob, carol)
