@@ -10,7 +10,7 @@ from connect.boards import reading, service, subscriptions
 from connect.boards.reading import author_json, post_json, thread_json
 from connect.communities import service as communities
 from connect.errors import Invalid
-from connect.library import service as library
+from connect.library import discussions
 from connect.library.reading import attachment_json
 from connect.library.uploads import json_or_multipart
 from connect.moderation.limits import post_checks
@@ -53,7 +53,7 @@ async def create_thread(request: Request) -> Response:
             body=data.get("body"),
             checks=post_checks(ctx(request).settings, uploads=len(files)),
         )
-        attached = await library.attach_to_post(
+        attached = await discussions.attach_to_post(
             session, current, community, ctx(request).storage, post, files
         )
     answer = thread_json(thread, community)
@@ -117,7 +117,7 @@ async def create_post(request: Request) -> Response:
                 reply_to=reply_to,
                 checks=post_checks(ctx(request).settings, uploads=len(files)),
             )
-            attached = await library.attach_to_post(
+            attached = await discussions.attach_to_post(
                 session, current, community, ctx(request).storage, post, files
             )
     answer = post_json(post)

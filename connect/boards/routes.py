@@ -21,8 +21,8 @@ from connect.errors import (
     TooLarge,
     UnsupportedType,
 )
+from connect.library import discussions
 from connect.library import reading as library_reading
-from connect.library import service as library
 from connect.library.uploads import post_form
 from connect.messages import reading as messages_reading
 from connect.moderation.limits import check_not_banned, post_checks
@@ -106,7 +106,7 @@ async def new_thread_page(request: Request) -> Response:
                         **values,
                         checks=post_checks(ctx(request).settings, uploads=len(files)),
                     )
-                    await library.attach_to_post(
+                    await discussions.attach_to_post(
                         session, current, target, ctx(request).storage, post, files
                     )
         except (Invalid, TooLarge, UnsupportedType, RateLimited) as exc:
@@ -266,7 +266,7 @@ async def reply_action(request: Request) -> Response:
                     reply_to=reply_to,
                     checks=post_checks(ctx(request).settings, uploads=len(files)),
                 )
-                await library.attach_to_post(
+                await discussions.attach_to_post(
                     session, current, community, ctx(request).storage, post, files
                 )
     except (Invalid, Locked, Forbidden, TooLarge, UnsupportedType, RateLimited) as exc:

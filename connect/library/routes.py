@@ -10,7 +10,7 @@ from connect import permissions
 from connect.communities import service as communities
 from connect.communities.routes import community_page
 from connect.errors import Forbidden, Invalid, NotFound, RateLimited, TooLarge, UnsupportedType
-from connect.library import reading, service, uploads
+from connect.library import discussions, reading, service, uploads
 from connect.library.api import library_listing, receive_version, send_file
 from connect.library.api import routes as api_routes
 from connect.library.filetypes import ALLOWED_LABEL
@@ -223,7 +223,7 @@ async def discuss_action(request: Request) -> Response:
     await form_data(request)
     async with ctx(request).db.transaction() as session:
         entry, community = await _entry_in(session, current, request)
-        thread = await service.start_discussion(session, current, entry, community)
+        thread = await discussions.start_discussion(session, current, entry, community)
     return redirect(request, f"/threads/{thread.id}")
 
 

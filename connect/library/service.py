@@ -1,22 +1,21 @@
-"""Library operations: folders, entries with files and versions, downloads, discussions.
+"""Library operations: folders, entries with files and versions, downloads.
 
 Verbs that take uploaded files write the rows and the event first and move the
 verified blobs into place last, still inside the caller's transaction: a failure
 anywhere rolls the rows back and leaves the blobs in the temporary folder, which the
-upload's context removes. Reading lives in reading.py.
+upload's context removes. Reading lives in reading.py; a document's discussion and files
+attached to posts in discussions.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connect import events, markup, permissions
 from connect.accounts.models import User
-from connect.boards import service as boards
 from connect.boards.models import Post, Thread
 from connect.communities.models import Community
 from connect.db import utcnow
@@ -97,10 +96,6 @@ def _id_or_none(value, name: str) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise Invalid(f"{name} is a folder id.", fields={name: "A folder id."})
-
-
-def _md_escape(text: str) -> str:
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|])", r"\\\1", text)
 
 
 async def _folder_in(session: AsyncSession, community: Community, folder_id, name: str):
@@ -545,64 +540,3 @@ async def count_download(session: AsyncSession, version: FileVersion, entry_id: 
     await session.execute(
         update(Entry).where(Entry.id == entry_id).values(download_count=Entry.download_count + 1)
     )
-
-
-# Discussions ------------------------------------------------------------------------------
-
-
-async def start_discussion(
-    session: AsyncSession, viewer: Viewer, entry: Entry, community: Community
-) -> Thread:
-    """The entry's discussion thread ("Discuss this document"), started on first use."""
-    if entry.thread_id is not None:
-        thread = await session.get(Thread, entry.thread_id)
-        if thread is not None and thread.status != "deleted":
-            return thread
-    if entry.status != "published":
-        raise Invalid("This document can be discussed once a moderator approves it.")
-    url = f"/c/{community.slug}/library/{entry.id}"
-    thread, _ = await boards.create_thread(
-        session,
-        viewer,
-        community,
-        title=entry.title,
-        body=f"A discussion of the library document [{_md_escape(entry.title)}]({url}).",
-    )
-    entry.thread_id = thread.id
-    await session.flush()
-    await _record(
-        session,
-        "entry.updated",
-        viewer.id,
-        entry,
-        community,
-        change="discussion",
-        thread_id=thread.id,
-    )
-    return thread
-
-
-async def attach_to_post(
-    session: AsyncSession,
-    viewer: Viewer,
-    community: Community,
-    storage: Storage,
-    post: Post,
-    files: list[ReceivedFile],
-) -> list[Entry]:
-    """Files attached to a post become entries in the "Discussion attachments" folder,
-    one per file, linked to the post and sharing its status."""
-    entries = []
-    for received in files:
-        entries.append(
-            await create_entry(
-                session,
-                viewer,
-                community,
-                storage,
-                files=[received],
-                title=received.filename[:TITLE_MAX],
-                post=post,
-            )
-        )
-    return entries
