@@ -33,7 +33,14 @@ async def list_threads(request: Request) -> Response:
         threads, total = await reading.board(
             session, current, community, sort=sort, page=page, per_page=per_page
         )
-    return _listing([thread_json(t, community) for t in threads], total, page, per_page)
+        unread = await reading.unread_threads(session, current, threads)
+    items = [thread_json(t, community) for t in threads]
+    if current.signed_in:  # replies since the member last read each thread they opened
+        for item in items:
+            new = unread.get(item["id"])
+            item["new_replies"] = new.count if new else 0
+            item["first_new_post_id"] = new.first_post_id if new else None
+    return _listing(items, total, page, per_page)
 
 
 @api

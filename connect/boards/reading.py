@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import (
     Integer,
@@ -442,17 +441,73 @@ async def board_threads(
     return list(rows.scalars().unique()), total
 
 
-async def unread_threads(session: AsyncSession, viewer: Viewer, threads: list[Thread]) -> set[int]:
-    """Which of these threads have posts the viewer has not seen (one query)."""
+@dataclass(frozen=True)
+class Unread:
+    """Replies a member has not read in a thread they opened before: how many, and the
+    first of them (where "new replies" takes them)."""
+
+    count: int
+    first_post_id: int
+
+
+async def unread_threads(
+    session: AsyncSession, viewer: Viewer, threads: list[Thread]
+) -> dict[int, Unread]:
+    """The viewer's unread replies in each of these threads that they have read before,
+    counted by post: past the last post they read, by others (one query)."""
     if not viewer.signed_in or not threads:
-        return set()
+        return {}
     rows = await session.execute(
-        select(ThreadRead.thread_id, ThreadRead.read_at).where(
-            ThreadRead.user_id == viewer.id, ThreadRead.thread_id.in_([t.id for t in threads])
+        select(ThreadRead.thread_id, func.count(Post.id), func.min(Post.id))
+        .join(
+            Post,
+            and_(
+                Post.thread_id == ThreadRead.thread_id,
+                Post.id > ThreadRead.last_read_post_id,
+            ),
+        )
+        .where(
+            ThreadRead.user_id == viewer.id,
+            ThreadRead.thread_id.in_([t.id for t in threads]),
+            Post.status == "published",
+            or_(Post.author_id.is_(None), Post.author_id != viewer.id),
+        )
+        .group_by(ThreadRead.thread_id)
+    )
+    return {thread_id: Unread(count, first) for thread_id, count, first in rows}
+
+
+async def first_unread(
+    session: AsyncSession, viewer: Viewer, thread: Thread, community: Community
+) -> Post | None:
+    """Where the viewer left off in the thread: the first post by others they have not
+    read, or its last post they see if they have read them all; None if they never
+    opened it (or are not signed in)."""
+    if not viewer.signed_in:
+        return None
+    last_read = await session.scalar(
+        select(ThreadRead.last_read_post_id).where(
+            ThreadRead.user_id == viewer.id, ThreadRead.thread_id == thread.id
         )
     )
-    read_at: dict[int, datetime] = dict(rows.all())
-    return {t.id for t in threads if t.id in read_at and t.last_post_at > read_at[t.id]}
+    if last_read is None:
+        return None
+    visible = permissions.visible_status_clause(viewer, community, Post.status, Post.author_id)
+    shown = and_(Post.thread_id == thread.id, visible | (Post.status == "deleted"))
+    unread = await session.scalar(
+        select(Post)
+        .where(
+            shown,
+            Post.status == "published",
+            Post.id > last_read,
+            or_(Post.author_id.is_(None), Post.author_id != viewer.id),
+        )
+        .order_by(Post.id)
+        .limit(1)
+    )
+    if unread is not None:
+        return unread
+    return await session.scalar(select(Post).where(shown).order_by(Post.id.desc()).limit(1))
 
 
 async def latest_discussions(

@@ -319,6 +319,25 @@ async def post_link(request: Request) -> Response:
 
 
 @page
+async def first_unread_link(request: Request) -> Response:
+    """Where the member left off in a thread: the page of the first reply they have not
+    read, scrolled to it (the last post when they have read them all; the thread's start
+    when they never opened it)."""
+    current = await viewer(request)
+    async with ctx(request).db.read() as session:
+        thread, community = await reading.get_thread(
+            session, current, request.path_params["thread_id"]
+        )
+        post = await reading.first_unread(session, current, thread, community)
+        if post is None:
+            return RedirectResponse(f"/threads/{thread.id}", status_code=303)
+        position = await reading.position_of(session, current, post, community)
+    page_number = position // reading.POSTS_PER_PAGE + 1
+    suffix = f"?page={page_number}" if page_number > 1 else ""
+    return RedirectResponse(f"/threads/{thread.id}{suffix}#post-{post.id}", status_code=303)
+
+
+@page
 async def post_fragment(request: Request) -> Response:
     """One post rendered as on the thread page, for live updates to insert in place (a
     removed one as its placeholder)."""
@@ -525,6 +544,7 @@ routes = [
     Route("/threads/{thread_id:int}/settings", thread_settings_action, methods=["POST"]),
     Route("/threads/{thread_id:int}/subscription", follow_thread_action, methods=["POST"]),
     Route("/threads/{thread_id:int}/read", mark_read_action, methods=["POST"]),
+    Route("/threads/{thread_id:int}/unread", first_unread_link),
     Route("/posts/{post_id:int}", post_link),
     Route("/posts/{post_id:int}/fragment", post_fragment),
     Route("/posts/{post_id:int}/edit", edit_post_page, methods=["GET", "POST"]),

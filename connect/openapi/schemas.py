@@ -127,6 +127,15 @@ SCHEMAS: dict[str, dict] = {
         url=STR,
         community=STR,
         attachments={"type": "array", "items": ref("Attachment")},
+        new_replies={
+            "type": "integer",
+            "description": "Board listings for a signed-in caller: replies by others since "
+            "the caller last read the thread (0 for threads never opened).",
+        },
+        first_new_post_id={
+            "type": ["integer", "null"],
+            "description": "The first of those replies (`/posts/{id}` shows it in place).",
+        },
     ),
     "Post": obj(
         ["id", "thread_id", "author", "body", "html", "created_at", "status", "recommend_count"],
