@@ -376,9 +376,12 @@ async def post_fragment(request: Request) -> Response:
 
 @page
 async def edit_post_page(request: Request) -> Response:
+    """Edit a post; the first post's page also retitles the thread, for its author and the
+    community's moderators."""
     current = await viewer(request)
     post_id = request.path_params["post_id"]
-    typed = form_text(await form_data(request), "body") if request.method == "POST" else None
+    form = await form_data(request) if request.method == "POST" else None
+    typed = form_text(form, "body") if form is not None else None
     try:
         async with ctx(request).db.read() as session:
             post, thread, community = await reading.get_post(session, current, post_id)
@@ -388,13 +391,24 @@ async def edit_post_page(request: Request) -> Response:
         return await _text_lost(request, typed, editing=True)
     if not permissions.can_edit_post(current, community, author_id=post.author_id):
         raise Forbidden("You can only edit your own posts.")
-    body, errors, status = post.body, {}, 200
+    retitles = post.id == thread.first_post_id and (
+        current.id == thread.author_id or permissions.can_moderate(current, community)
+    )
+    body, title, errors, status = post.body, thread.title, {}, 200
     if typed is not None:
         body = typed
+        if retitles and "title" in form:
+            title = form_text(form, "title")
         try:
             # Fresh names, as in new_thread_page: a rollback expires what the transaction loaded.
             async with ctx(request).db.transaction() as session:
-                target, _, target_community = await reading.get_post(session, current, post_id)
+                target, target_thread, target_community = await reading.get_post(
+                    session, current, post_id
+                )
+                if retitles and title != target_thread.title:
+                    await service.update_thread(
+                        session, current, target_thread, target_community, {"title": title}
+                    )
                 await service.edit_post(session, current, target, target_community, body=body)
         except Invalid as exc:
             errors, status = exc.fields, exc.status
@@ -405,7 +419,14 @@ async def edit_post_page(request: Request) -> Response:
     return await render(
         request,
         "boards/edit_post.html",
-        {"post": post, "thread": thread, "community": community, "body": body, "errors": errors},
+        {
+            "post": post,
+            "thread": thread,
+            "community": community,
+            "body": body,
+            "title": title if retitles else None,
+            "errors": errors,
+        },
         status=status,
     )
 

@@ -487,6 +487,45 @@ def test_edit_is_for_the_author_and_history_shows_old_versions(site, admin, alic
     assert f'href="/posts/{post_id}/history">edited</a>' in thread_page
 
 
+def test_the_first_posts_edit_page_retitles_the_thread(site, admin, alice, bob):
+    owner, (a, b) = open_board(site, admin, alice, bob)
+    thread = start(a, title="Subject headngs", body="Which ones?")
+    first = thread["first_post_id"]
+    later = reply(a, thread, "And a follow-up")
+
+    # Only the first post's page has the title, and only for the author and moderators.
+    form = a.get(f"/posts/{first}/edit")
+    assert 'name="title" type="text" value="Subject headngs"' in form.text
+    assert 'name="title"' not in a.get(f"/posts/{later['id']}/edit").text
+
+    # A bad title keeps both typed texts and changes nothing.
+    token = csrf_from(form.text)
+    bad = a.post(f"/posts/{first}/edit", data={"csrf_token": token, "title": " ", "body": "New"})
+    assert bad.status_code == 422 and "Enter a title." in bad.text
+    assert ">New</textarea>" in bad.text
+    assert a.get(f"/api/v1/threads/{thread['id']}").json()["thread"]["title"] == "Subject headngs"
+    assert a.get(f"/api/v1/threads/{thread['id']}").json()["posts"][0]["body"] == "Which ones?"
+
+    saved = a.post(
+        f"/posts/{first}/edit",
+        data={"csrf_token": token, "title": "Subject headings", "body": "Which ones?"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    assert "<h1>Subject headings</h1>" in b.get(f"/threads/{thread['id']}").text
+
+    # The owner (a moderator) retitles too, and that is in the moderation log.
+    form = owner.get(f"/posts/{first}/edit")
+    assert 'name="title"' in form.text
+    owner.post(
+        f"/posts/{first}/edit",
+        data={"csrf_token": csrf_from(form.text), "title": "LCSH", "body": "Which ones?"},
+    )
+    assert a.get(f"/api/v1/threads/{thread['id']}").json()["thread"]["title"] == "LCSH"
+    logged = owner.get("/api/v1/moderation/log", params={"action": "thread.retitle"}).json()
+    assert [row["after"] for row in logged["items"]] == [{"title": "LCSH"}]
+
+
 def test_history_and_edit_of_unreadable_posts_are_404(site, admin, alice, bob):
     owner, (a,) = open_board(site, admin, alice, slug="council", visibility="closed")
     thread = start(a, slug="council", title="Budget", body="secret")
