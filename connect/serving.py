@@ -14,6 +14,7 @@ SIGTERM asks each to shut down gracefully.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -34,6 +35,31 @@ POLL_S = 0.5
 # is replaced whenever it dies.
 STARTUP_GRACE_S = 5.0
 STARTUP_FAILURE = 3
+
+
+# Python's cyclic garbage collector, left at its defaults, ran ~0.8 ms per request of a
+# server's CPU on the load test's site: a young-generation pass every ~700 new objects (a
+# page builds thousands) and, every few hundred requests, a full pass over every object
+# the process holds (~150 ms each, a pause for every request in flight). Serving processes
+# move what they hold after start-up out of its reach (`gc.freeze`: modules, the ORM's
+# mappings, compiled templates and statements, which live as long as the process) and let
+# more objects come and go between passes; reference counting frees most of them anyway.
+GC_THRESHOLDS = (10_000, 10, 10)
+
+
+def tune_gc() -> None:
+    """For a process that serves: freeze what is alive now, collect less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+def freeze_after_startup() -> None:
+    """Freeze again once the application has started (the lifespan calls this): only in
+    processes `tune_gc` prepared, never in tests or tools that build apps in a loop."""
+    if gc.get_freeze_count():
+        gc.collect()
+        gc.freeze()
 
 
 def uvicorn_options(settings, host: str, port: int) -> dict[str, Any]:
@@ -57,9 +83,17 @@ def serve(settings, host: str, port: int, workers: int) -> int:
 
     options = uvicorn_options(settings, host, port)
     if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
+        if workers <= 1:
+            _prepare_server_process()
         uvicorn.run(APP, factory=True, workers=workers, **options)
         return 0
     return Supervisor(options, workers).run()
+
+
+def _prepare_server_process() -> None:
+    import connect.app  # noqa: F401 (everything the app imports, before the freeze)
+
+    tune_gc()
 
 
 def _bound_socket(host: str, port: int) -> socket.socket:
@@ -80,6 +114,7 @@ def _worker_main(options: dict[str, Any], parent: int) -> None:
     import uvicorn
 
     exit_with_parent(parent)
+    _prepare_server_process()
     config = uvicorn.Config(APP, factory=True, **options)
     config.configure_logging()
     sock = _bound_socket(options["host"], options["port"])
