@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from connect import __version__, health, markup, openapi, serving
+from connect import __version__, gc_tuning, health, markup, openapi
 from connect.accounts import routes as accounts_routes
 from connect.accounts import service as accounts
 from connect.boards import reading as boards_reading
@@ -263,7 +263,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             context.search.indexer.start()
         await context.search.startup_check()
         context.search.start_processes()
-        serving.freeze_after_startup()
+        gc_tuning.freeze_after_startup()
         try:
             yield
         finally:

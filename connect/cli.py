@@ -169,6 +169,8 @@ def cmd_worker(args) -> int:
     import logging
     import signal
 
+    from connect.gc_tuning import tune_gc
+
     # Connect's own messages at CONNECT_LOG_LEVEL (who holds which lease, rebuilds, failures).
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("connect").setLevel(_settings().log_level.upper())
@@ -181,6 +183,7 @@ def cmd_worker(args) -> int:
         await context.workers.start()
         context.search.indexer.start()
         await context.search.startup_check()
+        tune_gc()
         watchers = [
             # No commit in this process wakes the consumers: the log's growth does.
             asyncio.create_task(context.workers.watch_log(context.search.indexer.wake)),

@@ -14,7 +14,6 @@ SIGTERM asks each to shut down gracefully.
 from __future__ import annotations
 
 import contextlib
-import gc
 import multiprocessing
 import os
 import signal
@@ -24,6 +23,7 @@ import time
 from typing import Any
 
 from connect.companion import exit_with_parent
+from connect.gc_tuning import tune_gc
 
 APP = "connect.app:create_app"
 # A worker gets this long to finish its requests after SIGTERM (uvicorn's graceful shutdown),
@@ -35,31 +35,6 @@ POLL_S = 0.5
 # is replaced whenever it dies.
 STARTUP_GRACE_S = 5.0
 STARTUP_FAILURE = 3
-
-
-# Python's cyclic garbage collector, left at its defaults, ran ~0.8 ms per request of a
-# server's CPU on the load test's site: a young-generation pass every ~700 new objects (a
-# page builds thousands) and, every few hundred requests, a full pass over every object
-# the process holds (~150 ms each, a pause for every request in flight). Serving processes
-# move what they hold after start-up out of its reach (`gc.freeze`: modules, the ORM's
-# mappings, compiled templates and statements, which live as long as the process) and let
-# more objects come and go between passes; reference counting frees most of them anyway.
-GC_THRESHOLDS = (10_000, 10, 10)
-
-
-def tune_gc() -> None:
-    """For a process that serves: freeze what is alive now, collect less often."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
-def freeze_after_startup() -> None:
-    """Freeze again once the application has started (the lifespan calls this): only in
-    processes `tune_gc` prepared, never in tests or tools that build apps in a loop."""
-    if gc.get_freeze_count():
-        gc.collect()
-        gc.freeze()
 
 
 def uvicorn_options(settings, host: str, port: int) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from connect.companion import exit_with_parent
+from connect.gc_tuning import tune_gc
 from connect.search.engine import Engine, Outcome, Plan
 from connect.search.store import IndexStore
 
@@ -40,6 +41,7 @@ def _start(root: str, server_pid: int) -> None:
     global _engine
     exit_with_parent(server_pid)  # a server killed with -9 leaves no search process behind
     _engine = Engine(IndexStore(Path(root)))
+    tune_gc()
 
 
 def run(plan: Plan, version: int) -> Outcome:

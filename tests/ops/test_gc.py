@@ -4,7 +4,7 @@ import gc
 import subprocess
 import sys
 
-from connect import serving
+from connect import gc_tuning
 
 
 def test_a_serving_process_freezes_its_start_up_objects_and_collects_less_often():
@@ -17,7 +17,7 @@ def test_a_serving_process_freezes_its_start_up_objects_and_collects_less_often(
     )
     frozen, *thresholds = map(int, answer.stdout.split())
     assert frozen > 50_000  # the application's modules, ORM mappings and the like
-    assert tuple(thresholds) == serving.GC_THRESHOLDS
+    assert tuple(thresholds) == gc_tuning.GC_THRESHOLDS
 
 
 def test_apps_built_outside_a_serving_process_freeze_nothing(site):
@@ -25,5 +25,5 @@ def test_apps_built_outside_a_serving_process_freeze_nothing(site):
     # earlier app's cycles alive.
     assert site.anonymous().get("/").status_code in (200, 303)
     assert gc.get_freeze_count() == 0
-    serving.freeze_after_startup()
+    gc_tuning.freeze_after_startup()
     assert gc.get_freeze_count() == 0
