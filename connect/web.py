@@ -8,7 +8,7 @@ import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -73,6 +73,16 @@ class _IdConvertor(IntegerConvertor):
 
 # Every route module imports this one before building its routes.
 register_url_convertor("int", _IdConvertor())
+
+
+def ago(moment: datetime) -> str:
+    """How long ago, in words ("3 hours ago"), for an item's age."""
+    seconds = int((utcnow() - moment).total_seconds())
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
 
 
 def ctx(request: Request):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -11,14 +10,23 @@ from starlette.routing import Route
 
 from connect import events, permissions
 from connect.communities.models import Community
-from connect.db import utcnow
 from connect.errors import Conflict, Forbidden, Invalid, NotFound
 from connect.moderation import audit, limits, queue, sanctions, service, staff
 from connect.moderation.api import DONE, decide_many
 from connect.moderation.api import routes as api_routes
 from connect.moderation.models import FLAG_REASONS
 from connect.moderation.pages import routes as page_routes
-from connect.web import ctx, form_data, form_text, page, page_params, redirect, render, viewer
+from connect.web import (
+    ago,
+    ctx,
+    form_data,
+    form_text,
+    page,
+    page_params,
+    redirect,
+    render,
+    viewer,
+)
 
 QUEUE_KINDS = [
     ("", "Everything"),
@@ -29,16 +37,6 @@ QUEUE_KINDS = [
     ("post", "Posts"),
     ("entry", "Library entries"),
 ]
-
-
-def ago(moment: datetime) -> str:
-    """How long ago, in words ("3 hours ago"), for an item's age."""
-    seconds = int((utcnow() - moment).total_seconds())
-    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
-        if seconds >= size:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''} ago"
-    return "just now"
 
 
 def safe_back(value: str, default: str) -> str:
