@@ -249,11 +249,15 @@ def test_the_home_feed_reads_each_communitys_newest_along_an_index_on_sqlite(tmp
 
 def _fill_every_table(conn: sqlite3.Connection, rows: int = 3) -> None:
     """Insert `rows` rows into each table that takes them from made-up values: ids 1..rows,
-    foreign keys to the same-numbered row (self-references to the row before)."""
+    foreign keys to the same-numbered row (self-references to the row before). Only the
+    tables and columns the database has at its revision (later ones add more)."""
     for table in Base.metadata.sorted_tables:
+        present = {row[1] for row in conn.execute(f'PRAGMA table_info("{table.name}")')}
         for i in range(1, rows + 1):
             values = {}
             for column in table.columns:
+                if column.name not in present:
+                    continue
                 (fk, *_) = list(column.foreign_keys) or [None]
                 if fk is not None:
                     same = fk.column.table is table
@@ -272,6 +276,8 @@ def _fill_every_table(conn: sqlite3.Connection, rows: int = 3) -> None:
                         dict: "{}",
                         list: "[]",
                     }.get(kind, "2026-01-01 00:00:00.000000")
+            if not values:
+                continue
             names = ", ".join(f'"{name}"' for name in values)
             marks = ", ".join("?" for _ in values)
             with contextlib.suppress(sqlite3.IntegrityError):
@@ -321,8 +327,7 @@ def test_sqlite_tables_with_linked_ids_are_rebuilt_to_never_reuse_ids_keeping_th
     linked = {"post_revisions", "subscriptions", "thread_reads", "library_file_texts"}
     assert all(before[name][0] == 3 for name in {*NEVER_REUSED, *linked}), before
 
-    migrate.upgrade(url)
-    assert_matches_models(url)
+    command.upgrade(migrate.alembic_config(url), "6c1f0a9e7d42")
     with contextlib.closing(sqlite3.connect(path)) as conn:
         conn.execute("PRAGMA foreign_keys=ON")
         after = _shape(conn)
@@ -343,6 +348,8 @@ def test_sqlite_tables_with_linked_ids_are_rebuilt_to_never_reuse_ids_keeping_th
         )
         assert conn.execute("SELECT max(id) FROM threads").fetchone()[0] == 4
         conn.commit()
+    migrate.upgrade(url)  # the later revisions, on the filled database
+    assert_matches_models(url)
 
     command.downgrade(migrate.alembic_config(url), "5b7e2d9c4a18")
     with contextlib.closing(sqlite3.connect(path)) as conn:
