@@ -82,6 +82,13 @@ class Settings:
         "Sender address of outgoing mail.",
         check=_mail_from,
     )
+    mail_give_up_after: int = _setting(
+        "CONNECT_MAIL_GIVE_UP_AFTER",
+        72,
+        "Hours a message the mail server keeps deferring (4xx, no connection) is retried "
+        "before it is marked failed; a permanent refusal (5xx) fails it at once.",
+        least=1,
+    )
     max_upload_mb: int = _setting(
         "CONNECT_MAX_UPLOAD_MB", 25, "Largest accepted upload, in megabytes.", least=1
     )

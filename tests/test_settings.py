@@ -24,6 +24,8 @@ REFUSED = [
     ("CONNECT_NEW_CONVERSATIONS_PER_DAY", "-3", "at least 0"),
     ("CONNECT_EVENT_RETENTION_DAYS", "0", "at least 1"),
     ("CONNECT_PASSWORD_HASH_THREADS", "0", "at least 1"),
+    ("CONNECT_MAIL_GIVE_UP_AFTER", "0", "at least 1"),
+    ("CONNECT_MAIL_GIVE_UP_AFTER", "3 days", "expected a whole number"),
 ]
 
 
@@ -46,9 +48,11 @@ def test_values_that_work_are_taken():
             "CONNECT_MAIL_FROM": "Our Association <connect@example.org>",
             "CONNECT_PAGE_CACHE_MB": "0",
             "CONNECT_SEARCH_PROCESSES": "0",
+            "CONNECT_MAIL_GIVE_UP_AFTER": "120",
         }
     )
     assert settings.log_level == "WARNING" and settings.search_processes == 0
+    assert settings.mail_give_up_after == 120 and Settings().mail_give_up_after == 72
 
 
 def test_every_command_stops_with_the_variable_named(tmp_path):

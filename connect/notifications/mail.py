@@ -1,6 +1,8 @@
 """Outgoing mail: a queue in the database, sent through SMTP (aiosmtplib) when
 CONNECT_SMTP_URL is set, else written as .eml files. A message leaves the queue
-only once it was accepted; failures are retried with backoff.
+once it was accepted, or fails for good: at once when the server refuses it (5xx),
+after CONNECT_MAIL_GIVE_UP_AFTER hours of temporary failures (4xx, no connection)
+retried with backoff.
 """
 
 from __future__ import annotations
@@ -110,11 +112,40 @@ def queue_mail(
     return mail
 
 
+def smtp_failure(exc: BaseException) -> tuple[bool, str]:
+    """(permanent, what went wrong) for a failed send: the server's code and words, trimmed.
+
+    A 5xx answer about the message (its sender, a recipient, its content) is permanent.
+    A 5xx answer about the session with the relay (greeting, HELO, authentication) is not:
+    it fails every message alike until the administrator fixes the settings, so it keeps
+    the backoff like 4xx answers, refused connections, timeouts and TLS errors.
+    """
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
+        exc = exc.recipients[0]  # one recipient per message
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        session = (
+            aiosmtplib.SMTPAuthenticationError,
+            aiosmtplib.SMTPConnectResponseError,
+            aiosmtplib.SMTPHeloError,
+        )
+        permanent = 500 <= exc.code < 600 and not isinstance(exc, session)
+        return permanent, _trim(f"{exc.code} {exc.message}")
+    if isinstance(exc, aiosmtplib.SMTPException) and str(exc):
+        return False, _trim(str(exc))
+    return False, _trim(f"{exc.__class__.__name__}: {exc}".rstrip(": "))
+
+
+def _trim(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 async def send_due_mail(context, *, limit: int = 50) -> int:
     """Send queued mail that is due; returns how many were accepted.
 
     Each message is claimed first (its next attempt moved ahead), so two
-    processes never send the same one; a failure is kept and retried with backoff.
+    processes never send the same one; a temporary failure is retried with backoff
+    until the give-up time, a permanent one marks the message failed at once.
     """
     now = utcnow()
     async with context.db.read() as session:
@@ -122,7 +153,11 @@ async def send_due_mail(context, *, limit: int = 50) -> int:
             (
                 await session.execute(
                     select(OutgoingMail)
-                    .where(OutgoingMail.sent_at.is_(None), OutgoingMail.next_attempt_at <= now)
+                    .where(
+                        OutgoingMail.sent_at.is_(None),
+                        OutgoingMail.failed_at.is_(None),
+                        OutgoingMail.next_attempt_at <= now,
+                    )
                     .order_by(OutgoingMail.id)
                     .limit(limit)
                 )
@@ -136,6 +171,7 @@ async def send_due_mail(context, *, limit: int = 50) -> int:
                 .where(
                     OutgoingMail.id == mail.id,
                     OutgoingMail.sent_at.is_(None),
+                    OutgoingMail.failed_at.is_(None),
                     OutgoingMail.next_attempt_at == mail.next_attempt_at,
                 )
                 .values(next_attempt_at=utcnow() + CLAIM_FOR)
@@ -144,19 +180,46 @@ async def send_due_mail(context, *, limit: int = 50) -> int:
             continue  # another process has it
         try:
             await context.mailer.send(mail.to, mail.subject, mail.body, headers=mail.headers)
-        except Exception as exc:  # any SMTP or network failure: try again later
-            delay = min(MAX_BACKOFF, timedelta(seconds=30 * 2**mail.attempts))
-            log.warning("mail %s to %s failed (%s); retrying in %s", mail.id, mail.to, exc, delay)
-            values = {
-                "attempts": mail.attempts + 1,
-                "next_attempt_at": utcnow() + delay,
-                "last_error": str(exc)[:500],
-            }
+        except Exception as exc:  # any SMTP or network failure
+            values = _after_failure(context.settings, mail, exc)
         else:
             sent += 1
-            values = {"sent_at": utcnow(), "attempts": mail.attempts + 1}
+            values = {"sent_at": utcnow(), "attempts": mail.attempts + 1, "last_error": None}
         async with context.db.transaction() as session:
             await session.execute(
                 update(OutgoingMail).where(OutgoingMail.id == mail.id).values(**values)
             )
     return sent
+
+
+def _after_failure(settings: Settings, mail: OutgoingMail, exc: Exception) -> dict:
+    """The row's new values after a failed attempt: failed for good, or the next attempt."""
+    permanent, error = smtp_failure(exc)
+    now = utcnow()
+    attempts = mail.attempts + 1
+    give_up_at = mail.created_at + timedelta(hours=settings.mail_give_up_after)
+    if not permanent and now >= give_up_at:
+        error = _trim(f"Gave up after {settings.mail_give_up_after} hours: {error}")
+    if permanent or now >= give_up_at:
+        log.warning(
+            "mail failed id=%s to=%s attempts=%s permanent=%s error=%r",
+            mail.id,
+            mail.to,
+            attempts,
+            "yes" if permanent else "no",
+            error,
+        )
+        return {"attempts": attempts, "failed_at": now, "last_error": error}
+    # 30 s doubling up to MAX_BACKOFF (the exponent capped: a huge one overflows timedelta);
+    # the last try comes at the give-up time, not a backoff step beyond it.
+    delay = min(MAX_BACKOFF, timedelta(seconds=30 * 2 ** min(mail.attempts, 20)))
+    next_attempt = min(now + delay, give_up_at)
+    log.warning(
+        "mail deferred id=%s to=%s attempts=%s retry_at=%s error=%r",
+        mail.id,
+        mail.to,
+        attempts,
+        next_attempt.isoformat(timespec="seconds"),
+        error,
+    )
+    return {"attempts": attempts, "next_attempt_at": next_attempt, "last_error": error}

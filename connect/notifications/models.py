@@ -54,11 +54,13 @@ class Notification(Base):
 
 
 class OutgoingMail(Base):
-    """A message waiting to be sent; kept until the SMTP server accepts it."""
+    """A message waiting to be sent; kept until the SMTP server accepts it, or until it
+    failed for good (`failed_at`: refused outright, or deferred for too long)."""
 
     __tablename__ = "outgoing_mail"
     __table_args__ = (
         Index("ix_outgoing_mail_sent_at_next_attempt_at", "sent_at", "next_attempt_at"),
+        Index("ix_outgoing_mail_failed_at", "failed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -74,6 +76,7 @@ class OutgoingMail(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class DigestRun(Base):

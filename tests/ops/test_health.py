@@ -10,6 +10,7 @@ from alembic import command
 from connect import migrate
 from connect.db import Database
 from tests.conftest import _create_sqlite
+from tests.notifications.test_mail_queue import MailServer, queue, send, smtp_site, the_mail
 
 
 @pytest.fixture
@@ -88,3 +89,18 @@ def test_pages_name_the_sites_icon_and_the_old_address_leads_to_it(client):
     assert old.status_code == 301 and old.headers["location"] == "/static/img/icon.svg"
     icon = client.get("/static/img/icon.svg")
     assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_failed_mail_leaves_the_site_ready(settings, database_url):
+    """Mail the server refuses is for the administrator to look into; the site still serves."""
+    stamp_head(database_url)
+    server = MailServer()
+    server.refuse["carol@example.org"] = "550 5.1.1 mailbox unknown"
+    with smtp_site(settings, server) as site:
+        build_index(site)
+        mail_id = queue(site, "carol@example.org")
+        send(site)
+        assert the_mail(site, mail_id).failed_at is not None
+        answer = site.client.get("/readyz")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "ready"
