@@ -390,6 +390,11 @@ def can_set_site_role(viewer: Viewer) -> bool:
     return viewer.is_admin
 
 
+def can_manage_mail(viewer: Viewer) -> bool:
+    """The outgoing mail queue (recipients' addresses, failures, retrying): administrators."""
+    return viewer.is_admin
+
+
 # -- the network: contacts and private messages (connect.network.relations.Relation) --
 
 

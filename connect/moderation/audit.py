@@ -69,6 +69,7 @@ ACTIONS = {
     "community.update": "changed community settings",
     "site.limits": "changed the site's posting limits",
     "site.role": "changed a member's site role",
+    "mail.retry": "sent a failed email again",
     # private messages (readable by site moderators only once a participant reports them)
     "conversation.read": "read a reported private conversation",
     "conversation.close_report": "closed the report on a private conversation",

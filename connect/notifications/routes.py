@@ -1,4 +1,5 @@
-"""Pages and API for notifications, notification preferences and one-click unsubscribe."""
+"""Pages and API for notifications, notification preferences, one-click unsubscribe and the
+outgoing mail queue (administrators)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connect.errors import Invalid, NotSignedIn
+from connect.errors import Conflict, Invalid, NotSignedIn
 from connect.members.models import Profile
-from connect.notifications import preferences, reading, unsubscribe
+from connect.notifications import outbox, preferences, reading, unsubscribe
 from connect.notifications.reading import notification_json
 from connect.web import (
+    ago,
     api,
     ctx,
     form_data,
@@ -20,6 +22,7 @@ from connect.web import (
     page_params,
     redirect,
     render,
+    signed_in,
     viewer,
 )
 
@@ -117,6 +120,46 @@ async def unsubscribe_page(request: Request) -> Response:
     )
 
 
+# The outgoing mail queue (administrators) ---------------------------------------------------
+
+
+@page
+async def mail_page(request: Request) -> Response:
+    current = await viewer(request)
+    if not current.signed_in:
+        return redirect(request, "/login?next=/moderation/mail")
+    page_number, per_page = page_params(request, default_per_page=20)
+    async with ctx(request).db.read() as session:
+        found = await outbox.mail_queue(session, current, page=page_number, per_page=per_page)
+    return await render(
+        request,
+        "notifications/mail.html",
+        {
+            "queue": found,
+            "page": page_number,
+            "per_page": per_page,
+            "give_up_after": ctx(request).settings.mail_give_up_after,
+            "ago": ago,
+        },
+    )
+
+
+@page
+async def mail_retry_action(request: Request) -> Response:
+    current = await viewer(request)
+    if not current.signed_in:
+        return redirect(request, "/login?next=/moderation/mail")
+    await form_data(request)
+    try:
+        async with ctx(request).db.transaction() as session:
+            mail = await outbox.retry_mail(session, current, request.path_params["mail_id"])
+            to = mail.to
+    except Conflict as exc:  # sent or queued again meanwhile (another administrator)
+        return redirect(request, "/moderation/mail", error=exc.message)
+    message = f"The message to {to} is queued again and goes out within a few seconds."
+    return redirect(request, "/moderation/mail", message=message)
+
+
 # JSON API ---------------------------------------------------------------------------------
 
 
@@ -174,6 +217,32 @@ async def api_preferences(request: Request) -> Response:
     return JSONResponse(prefs)
 
 
+@api
+async def api_mail(request: Request) -> Response:
+    current = await signed_in(request)
+    page_number, per_page = page_params(request, default_per_page=20)
+    async with ctx(request).db.read() as session:
+        found = await outbox.mail_queue(session, current, page=page_number, per_page=per_page)
+    return JSONResponse(
+        {
+            **outbox.queue_json(found),
+            "items": [outbox.mail_json(m) for m in found.failures],
+            "total": found.failures_total,
+            "page": page_number,
+            "per_page": per_page,
+        }
+    )
+
+
+@api
+async def api_mail_retry(request: Request) -> Response:
+    current = await signed_in(request)
+    async with ctx(request).db.transaction() as session:
+        mail = await outbox.retry_mail(session, current, request.path_params["mail_id"])
+        answer = outbox.mail_json(mail)
+    return JSONResponse(answer)
+
+
 routes = [
     Route("/notifications", notifications_page),
     Route("/notifications/read", read_all_action, methods=["POST"]),
@@ -183,4 +252,8 @@ routes = [
     Route("/api/v1/notifications", api_list),
     Route("/api/v1/notifications/read", api_mark_read, methods=["POST"]),
     Route("/api/v1/me/preferences", api_preferences, methods=["GET", "PATCH"]),
+    Route("/moderation/mail", mail_page),
+    Route("/moderation/mail/{mail_id:int}/retry", mail_retry_action, methods=["POST"]),
+    Route("/api/v1/moderation/mail", api_mail),
+    Route("/api/v1/moderation/mail/{mail_id:int}/retry", api_mail_retry, methods=["POST"]),
 ]

@@ -6,9 +6,12 @@ from connect.openapi.op import Op, P
 from connect.openapi.schemas import (
     BOOL,
     ID,
+    INT,
     PAGE,
     STR,
     STR_OR_NULL,
+    TIME,
+    TIME_OR_NULL,
     listing,
     obj,
     query,
@@ -23,6 +26,20 @@ FLAG = obj(
 )
 FLAGGED = obj(["id", "reason", "hidden"], id=ID, reason=STR, hidden=BOOL)
 ENTRY_STATUS = obj(["id", "status"], id=ID, status=STR)
+
+# A queued message as administrators see it (never its body).
+MAIL = obj(
+    ["id", "to", "subject", "queued_at", "attempts", "last_error", "failed_at", "sent_at"],
+    id=ID,
+    to=STR,
+    subject=STR,
+    queued_at=TIME,
+    attempts=INT,
+    last_error=STR_OR_NULL,
+    failed_at=TIME_OR_NULL,
+    sent_at=TIME_OR_NULL,
+    next_attempt_at=TIME_OR_NULL,
+)
 
 OPERATIONS: dict[tuple[str, str], Op] = {
     # Moderation (connect/moderation/api.py; answers described loosely while it settles)
@@ -232,6 +249,25 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             role={"type": "string", "enum": ["member", "moderator", "admin"]},
             reason=STR,
         ),
+    ),
+    ("GET", P + "/moderation/mail"): Op(
+        "The outgoing mail queue: how many messages wait, since when, how many failed in the "
+        "last 7 days, and the failed messages, the latest first (administrators only)",
+        "moderation",
+        answer=listing(
+            MAIL,
+            waiting=INT,
+            oldest_waiting_at=TIME_OR_NULL,
+            failed_last_7_days=INT,
+        ),
+        auth="required",
+        params=PAGE,
+    ),
+    ("POST", P + "/moderation/mail/{mail_id}/retry"): Op(
+        "Send a failed message again, now (administrators only; 409 when it has not failed)",
+        "moderation",
+        answer=MAIL,
+        auth="required",
     ),
     ("GET", P + "/me/sanctions"): Op(
         "Your standing: sanctions in force",

@@ -4,9 +4,11 @@ people, filterable, and never changed."""
 import pytest
 from sqlalchemy import select
 
+from connect.db import utcnow
 from connect.events import Event
 from connect.moderation.audit import ACTIONS
 from connect.moderation.models import AuditEntry
+from connect.notifications.mail import queue_mail
 from tests.conftest import error_code
 from tests.live.test_live import live_socket, next_event, subscribe
 from tests.moderation.helpers import (
@@ -253,6 +255,18 @@ def test_every_action_writes_exactly_one_row(site, world, admin, alice, bob):
     def _():
         body = {"role": "moderator", "reason": "Helps everywhere"}
         return lambda: ok(owner.put("/api/v1/members/dave/site-role", json=body))
+
+    @step("mail.retry")
+    def _():
+        async def failed_mail():  # what the mail server refused for good
+            async with site.ctx.db.transaction() as session:
+                mail = queue_mail(session, to="gone@example.org", subject="Hello", body="Hi")
+                mail.failed_at, mail.last_error = utcnow(), "550 5.1.1 mailbox unknown"
+                await session.flush()
+                return mail.id
+
+        mail_id = site.call(failed_mail)
+        return lambda: ok(owner.post(f"/api/v1/moderation/mail/{mail_id}/retry"))
 
     @step("conversation.read")
     def _():

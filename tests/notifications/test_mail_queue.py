@@ -1,5 +1,6 @@
 """The outgoing mail queue against a real SMTP server (aiosmtpd) that refuses some mail: a
-permanent refusal fails a message at once, a deferral is retried until the give-up time."""
+permanent refusal fails a message at once, a deferral is retried until the give-up time,
+and administrators see the queue and send a failed message again."""
 
 import email
 import logging
@@ -17,7 +18,7 @@ from connect.db import utcnow
 from connect.notifications import service
 from connect.notifications.mail import queue_mail
 from connect.notifications.models import OutgoingMail
-from tests.conftest import BASE_URL, Site, fast_passwords
+from tests.conftest import BASE_URL, Site, csrf_from, error_code, fast_passwords
 from tests.notifications.test_notifier import free_port, queued_mail
 
 BODY = "The minutes of the meeting, with a secret: walrus."
@@ -169,3 +170,91 @@ def test_the_give_up_time_is_a_setting(settings):
         mail = the_mail(site, mail_id)
         assert mail.failed_at is not None
         assert mail.last_error.startswith("Gave up after 2 hours: 421 4.7.0")
+
+
+def test_an_administrator_sees_the_queue_and_sends_a_failed_message_again(mail_site):
+    site, server = mail_site
+    admin = site.member("root", role="admin")
+    server.refuse["alice@example.org"] = "550 5.1.1 <alice@example.org>: mailbox unknown"
+    failed = queue(site, "alice@example.org", subject="Your contact request")
+    assert send(site) == 0
+    waiting = queue(site, "bob@example.org", subject="Weekly digest")
+    change(site, waiting, created_at=utcnow() - timedelta(hours=3, minutes=5))
+    root = site.signed_in(admin)
+    page = root.get("/moderation/mail")
+    assert page.status_code == 200
+    assert 'href="/moderation/mail" aria-current="page"' in page.text
+    assert '<dd id="mail-waiting">1 message</dd>' in page.text
+    assert "3 hours ago" in page.text
+    assert '<dd id="mail-failed">1 message</dd>' in page.text
+    assert "alice@example.org" in page.text and "Your contact request" in page.text
+    assert "550 5.1.1 &lt;alice@example.org&gt;: mailbox unknown" in page.text
+    assert "walrus" not in page.text
+    api = root.get("/api/v1/moderation/mail").json()
+    assert api["waiting"] == 1 and api["failed_last_7_days"] == 1 and api["total"] == 1
+    (item,) = api["items"]
+    assert item["id"] == failed and item["to"] == "alice@example.org"
+    assert item["last_error"].startswith("550 5.1.1") and "body" not in item
+    # The mailbox exists again: the administrator presses Retry.
+    server.refuse.clear()
+    done = root.post(f"/moderation/mail/{failed}/retry", data={"csrf_token": csrf_from(page.text)})
+    assert done.status_code == 200 and "is queued again" in done.text
+    assert '<dd id="mail-waiting">2 messages</dd>' in done.text
+    assert "No message has failed." in done.text
+    assert send(site) == 2
+    (received,) = [m for m in server.messages if m["To"] == "alice@example.org"]
+    assert received["Subject"] == "Your contact request" and "walrus" in received.get_content()
+    assert the_mail(site, failed).sent_at is not None
+    # In the moderation log; and a message that has not failed is not sent again.
+    (row,) = root.get("/api/v1/moderation/log?action=mail.retry").json()["items"]
+    assert row["actor"] == "root" and row["target"] == {
+        "kind": "mail",
+        "id": failed,
+        "username": None,
+    }
+    again = root.post(f"/moderation/mail/{failed}/retry", data={"csrf_token": csrf_from(page.text)})
+    assert "This message has not failed: it was sent." in again.text
+    conflict = root.post(f"/api/v1/moderation/mail/{failed}/retry")
+    assert conflict.status_code == 409 and error_code(conflict) == "conflict"
+    assert root.post("/api/v1/moderation/mail/999999/retry").status_code == 404
+
+
+def test_the_retry_form_needs_its_csrf_token(mail_site):
+    site, server = mail_site
+    admin = site.member("root", role="admin")
+    server.refuse["alice@example.org"] = "550 5.1.1 mailbox unknown"
+    failed = queue(site, "alice@example.org")
+    send(site)
+    root = site.signed_in(admin)
+    refused = root.post(f"/moderation/mail/{failed}/retry", data={"csrf_token": "forged"})
+    assert refused.status_code == 403
+    assert the_mail(site, failed).failed_at is not None
+
+
+def test_only_administrators_see_and_retry_the_mail_queue(mail_site):
+    site, server = mail_site
+    admin = site.member("root", role="admin")
+    moderator = site.member("mod", role="moderator")
+    member = site.member("alice")
+    server.refuse["carol@example.org"] = "550 5.1.1 mailbox unknown"
+    failed = queue(site, "carol@example.org")
+    send(site)
+    anonymous = site.anonymous()
+    away = anonymous.get("/moderation/mail", follow_redirects=False)
+    assert away.status_code == 303 and away.headers["location"].startswith("/login")
+    assert anonymous.get("/api/v1/moderation/mail").status_code == 401
+    assert "/moderation/mail" not in site.signed_in(moderator).get("/moderation").text
+    for who in (moderator, member):
+        client = site.signed_in(who)
+        assert client.get("/moderation/mail").status_code == 403
+        listed = client.get("/api/v1/moderation/mail")
+        assert listed.status_code == 403 and error_code(listed) == "forbidden"
+        retried = client.post(f"/api/v1/moderation/mail/{failed}/retry")
+        assert retried.status_code == 403
+        page = client.get("/settings/notifications")
+        form = client.post(
+            f"/moderation/mail/{failed}/retry", data={"csrf_token": csrf_from(page.text)}
+        )
+        assert form.status_code == 403
+    assert the_mail(site, failed).failed_at is not None
+    assert "/moderation/mail" in site.signed_in(admin).get("/moderation").text
