@@ -35,6 +35,12 @@ class Community(Base):
     # Moderation settings: flag_threshold and posting limits (connect.moderation.limits
     # holds the defaults; a missing key means the default).
     settings: Mapped[dict] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
+    # Archived: still read, searched and downloaded, but takes no new content or members
+    # (connect.communities.archive).
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    archived_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
 
 
 class Membership(Base):
