@@ -140,9 +140,26 @@ def can_read_community(viewer: Viewer, community: Community) -> bool:
     return viewer.is_site_moderator or viewer.role_in(community) is not None
 
 
+def is_archived(community: Community) -> bool:
+    """An archived community is read as before but takes no new content or members:
+    no threads, replies, edits, recommendations, uploads, joins or invitations. Flags and
+    moderators' removals still work, so what is kept can be cleaned up."""
+    return community.archived_at is not None
+
+
+def can_archive(viewer: Viewer, community: Community) -> bool:
+    """Archive or unarchive: site admins and the community's owners (not its moderators,
+    not site moderators: closing a community is its owners' decision)."""
+    if viewer.is_admin:
+        return True
+    return not viewer.suspended and viewer.role_in(community) == "owner"
+
+
 def can_join(viewer: Viewer, community: Community) -> bool:
     """Join at once (open) or ask to (closed); private needs an invitation. Not when banned."""
     if not viewer.signed_in or viewer.suspended or viewer.role_in(community):
+        return False
+    if is_archived(community):
         return False
     if community.id in viewer.banned_in:
         return False
@@ -159,11 +176,15 @@ def can_post(viewer: Viewer, community: Community) -> bool:
     """Start threads, reply and upload: members (and site moderators), unless banned there."""
     if not viewer.signed_in or viewer.suspended or community.id in viewer.banned_in:
         return False
+    if is_archived(community):
+        return False
     return viewer.role_in(community) is not None or viewer.is_site_moderator
 
 
 def can_recommend(viewer: Viewer, community: Community) -> bool:
     """Recommend posts the viewer can read: not when suspended or banned there."""
+    if is_archived(community):
+        return False
     return viewer.signed_in and not viewer.suspended and community.id not in viewer.banned_in
 
 
@@ -196,12 +217,19 @@ def can_set_role(viewer: Viewer, community: Community, *, current: str | None, n
     """Add, approve, promote or demote a member.
 
     Moderators add and approve plain members; owners and site admins set any role.
+    An archived community takes no new members, but roles of members may still change.
     """
+    if current is None and is_archived(community):
+        return False
     if viewer.is_admin or viewer.role_in(community) == "owner":
         return True
     if not can_moderate(viewer, community):
         return False
     return new == "member" and current in (None, "member")
+
+
+def can_invite(viewer: Viewer, community: Community) -> bool:
+    return can_moderate(viewer, community) and not is_archived(community)
 
 
 def can_remove_member(viewer: Viewer, community: Community, *, role: str) -> bool:
@@ -288,6 +316,8 @@ def can_reply(viewer: Viewer, community: Community, *, locked: bool) -> bool:
 
 
 def can_edit_post(viewer: Viewer, community: Community, *, author_id: int | None) -> bool:
+    if is_archived(community):
+        return False
     if can_moderate(viewer, community):
         return True
     if community.id in viewer.banned_in:
@@ -296,6 +326,9 @@ def can_edit_post(viewer: Viewer, community: Community, *, author_id: int | None
 
 
 def can_delete_post(viewer: Viewer, community: Community, *, author_id: int | None) -> bool:
+    """Authors and moderators; in an archived community moderators only."""
+    if is_archived(community):
+        return can_moderate(viewer, community)
     return can_edit_post(viewer, community, author_id=author_id)
 
 
@@ -340,9 +373,18 @@ def can_add_to_library(viewer: Viewer, community: Community) -> bool:
 def can_edit_entry(viewer: Viewer, community: Community, *, author_id: int | None) -> bool:
     """Change an entry, upload new versions or delete it: its author (still a member)
     and the community's moderators."""
+    if is_archived(community):
+        return False
     if can_moderate(viewer, community):
         return True
     return viewer.signed_in and viewer.id == author_id and can_post(viewer, community)
+
+
+def can_delete_entry(viewer: Viewer, community: Community, *, author_id: int | None) -> bool:
+    """Who may edit it; in an archived community moderators only."""
+    if is_archived(community):
+        return can_moderate(viewer, community)
+    return can_edit_entry(viewer, community, author_id=author_id)
 
 
 # Moderation ------------------------------------------------------------------------

@@ -430,3 +430,44 @@ def test_directory_clauses_agree_with_can_see_and_can_read(role):
             ).first()
             assert bool(visible) == permissions.can_see_community(viewer, community)
             assert bool(readable) == permissions.can_read_community(viewer, community)
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("role", ROLES)
+def test_an_archived_community_is_read_as_before_and_takes_nothing_new(role, resource):
+    active = Community(id=COMMUNITY_ID, slug="c", name="C", visibility=resource)
+    archived = Community(
+        id=COMMUNITY_ID, slug="c", name="C", visibility=resource, archived_at=utcnow()
+    )
+    viewer = policy_viewer(role, active)
+    author = {"author_id": viewer.id}
+    # Reading, seeing, moderating and flagging do not change.
+    for check in (
+        permissions.can_see_community,
+        permissions.can_read_community,
+        permissions.can_moderate,
+        permissions.can_manage,
+        permissions.can_archive,
+    ):
+        assert check(viewer, archived) == check(viewer, active), check.__name__
+    assert permissions.can_flag(
+        viewer, archived, status="published", author_id=PAT.id
+    ) == permissions.can_flag(viewer, active, status="published", author_id=PAT.id)
+    # Nothing new: no posts, edits, recommendations, uploads, members or invitations.
+    assert not permissions.can_post(viewer, archived)
+    assert not permissions.can_reply(viewer, archived, locked=False)
+    assert not permissions.can_edit_post(viewer, archived, **author)
+    assert not permissions.can_recommend(viewer, archived)
+    assert not permissions.can_add_to_library(viewer, archived)
+    assert not permissions.can_edit_entry(viewer, archived, **author)
+    assert not permissions.can_join(viewer, archived)
+    assert not permissions.can_invite(viewer, archived)
+    assert not permissions.can_set_role(viewer, archived, current=None, new="member")
+    # Roles of members may still change (an owner hands over), as before.
+    assert permissions.can_set_role(
+        viewer, archived, current="member", new="owner"
+    ) == permissions.can_set_role(viewer, active, current="member", new="owner")
+    # Moderators still remove posts and documents; authors no longer do.
+    moderator = permissions.can_moderate(viewer, active)
+    assert permissions.can_delete_post(viewer, archived, **author) == moderator
+    assert permissions.can_delete_entry(viewer, archived, **author) == moderator

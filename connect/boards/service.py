@@ -20,6 +20,7 @@ from connect.boards.models import (
 )
 from connect.boards.reading import new_mentions, post_json, thread_json
 from connect.boards.subscriptions import follow_by_default
+from connect.communities.archive import Archived, check_not_archived
 from connect.communities.models import Community
 from connect.db import utcnow
 from connect.errors import Forbidden, Invalid, Locked, NotFound, NotSignedIn
@@ -82,6 +83,7 @@ async def create_thread(
     # A community one may see but not read (closed, not a member) is there: join first.
     if not permissions.can_see_community(viewer, community):
         raise NotFound("There is no community at this address.")
+    check_not_archived(community)
     limits.check_not_banned(viewer, community)
     if not permissions.can_post(viewer, community):
         raise Forbidden("Join this community to start discussions.")
@@ -164,6 +166,7 @@ async def reply(
     """Reply in a thread; `checks` (web requests) applies posting limits and spam holds."""
     if not viewer.signed_in:
         raise NotSignedIn("Sign in to reply.")
+    check_not_archived(community)
     limits.check_not_banned(viewer, community)
     if not permissions.can_post(viewer, community):
         raise Forbidden("Join this community to reply.")
@@ -249,6 +252,7 @@ async def reply(
 async def edit_post(
     session: AsyncSession, viewer: Viewer, post: Post, community: Community, *, body
 ) -> Post:
+    check_not_archived(community)
     if not permissions.can_edit_post(viewer, community, author_id=post.author_id):
         raise Forbidden("You can only edit your own posts.")
     if post.status == "deleted":
@@ -303,7 +307,11 @@ async def delete_post(
     *,
     reason: str = "",
 ) -> None:
-    """Soft delete: readers see a placeholder; deleting the first post removes the thread."""
+    """Soft delete: readers see a placeholder; deleting the first post removes the thread.
+
+    In an archived community only moderators remove posts (to clean up what is kept)."""
+    if permissions.is_archived(community) and not permissions.can_moderate(viewer, community):
+        raise Archived()
     if not permissions.can_delete_post(viewer, community, author_id=post.author_id):
         raise Forbidden("You can only remove your own posts.")
     if post.status == "deleted":
@@ -364,6 +372,7 @@ async def update_thread(
     moderator = permissions.can_moderate(viewer, community)
     before: dict = {}
     if "title" in changes:
+        check_not_archived(community)  # a title is the thread's text; pin and lock are not
         if not (moderator or (viewer.signed_in and viewer.id == thread.author_id)):
             raise Forbidden("Only the author or a moderator can retitle a thread.")
         before["title"] = thread.title
@@ -427,6 +436,7 @@ async def recommend(
 ) -> tuple[int, bool]:
     if not viewer.signed_in:
         raise NotSignedIn("Sign in to recommend posts.")
+    check_not_archived(community)
     if viewer.suspended:
         raise Forbidden("Your account is suspended.")
     limits.check_not_banned(viewer, community)  # a ban ends taking part, recommending too

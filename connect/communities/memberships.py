@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connect import events, permissions
 from connect.accounts.models import User
+from connect.communities.archive import Archived, check_not_archived
 from connect.communities.models import ROLES, Community, Membership
 from connect.db import utcnow
 from connect.errors import Conflict, Forbidden, Invalid, NotFound, NotSignedIn
@@ -66,6 +67,7 @@ async def join(session: AsyncSession, viewer: Viewer, community: Community) -> s
     existing = await _membership(session, community, viewer.id)
     if community.visibility == "private" and (existing is None or existing.status != "invited"):
         raise NotFound("There is no community at this address.")
+    check_not_archived(community)  # no joins, requests or accepted invitations
     if existing is not None and existing.status == "pending" and community.visibility == "closed":
         return "pending"  # (a request left from when an open community was closed: joins)
     if community.visibility == "closed" and existing is None:
@@ -183,6 +185,10 @@ async def set_role(
     user = await _user_by_name(session, username)
     existing = await _membership(session, community, user.id)
     current = existing.role if existing and existing.status == "active" else None
+    # A new member (added or approved): those who could otherwise are told why not.
+    could = viewer.is_admin or permissions.can_moderate(viewer, community)
+    if current is None and permissions.is_archived(community) and could:
+        raise Archived()
     if not permissions.can_set_role(viewer, community, current=current, new=role):
         raise Forbidden("You may not give that role in this community.")
     if user.is_suspended():
@@ -273,6 +279,7 @@ async def invite(
     """Invite a member; they join by accepting (private communities are found this way)."""
     if not permissions.can_moderate(viewer, community):
         raise Forbidden("Only moderators can invite members.")
+    check_not_archived(community)
     user = await _user_by_name(session, username)
     await _check_not_sanctioned(session, user, community)
     existing = await _membership(session, community, user.id)

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from connect import permissions, security
 from connect.communities import service as communities
+from connect.communities.archive import check_not_archived
 from connect.errors import Forbidden, Invalid, NotFound
 from connect.library import reading, service, uploads
 from connect.library.models import LibraryFile
@@ -167,6 +168,7 @@ async def receive_version(request: Request, entry_id: int, file_id: int, *, csrf
         lib_file = await session.get(LibraryFile, file_id)
     if lib_file is None or lib_file.entry_id != entry.id:
         raise NotFound("This document has no such file.")
+    check_not_archived(community)  # refused before a byte of the file is stored
     if not permissions.can_edit_entry(current, community, author_id=entry.author_id):
         raise Forbidden("Only the document's author or a moderator can upload new versions.")
     async with uploads.receive(request, max_files=1, csrf=csrf) as upload:

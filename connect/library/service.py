@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connect import events, markup, permissions
 from connect.accounts.models import User
 from connect.boards.models import Post, Thread
+from connect.communities.archive import Archived, check_not_archived
 from connect.communities.models import Community
 from connect.db import utcnow
 from connect.errors import Forbidden, Invalid, NotFound, NotSignedIn
@@ -129,6 +130,7 @@ def check_can_add(viewer: Viewer, community: Community) -> None:
         raise NotSignedIn("Sign in to add documents.")
     if not permissions.can_see_community(viewer, community):
         raise NotFound("There is no community at this address.")
+    check_not_archived(community)
     limits.check_not_banned(viewer, community)
     if not permissions.can_add_to_library(viewer, community):
         raise Forbidden("Join this community to add documents to its library.")
@@ -343,6 +345,7 @@ async def add_version(
     rate_limits: bool = False,
 ) -> FileView:
     """Upload a new version of a file: it becomes current, the older ones stay listed."""
+    check_not_archived(community)
     if not permissions.can_edit_entry(viewer, community, author_id=entry.author_id):
         raise Forbidden("Only the document's author or a moderator can upload new versions.")
     if lib_file.entry_id != entry.id:
@@ -383,6 +386,7 @@ async def update_entry(
         raise Invalid(
             "Unknown document fields.", fields={k: "Not a document field." for k in sorted(unknown)}
         )
+    check_not_archived(community)
     if not permissions.can_edit_entry(viewer, community, author_id=entry.author_id):
         raise Forbidden("Only the document's author or a moderator can change it.")
     before: dict = {}
@@ -428,8 +432,11 @@ async def delete_entry(
     audited: bool = False,
 ) -> None:
     """Remove the entry and its rows; its blobs go at the next `connect gc`. `audited`: the
-    caller logs the removal as its own moderation action (a rejection)."""
-    if not permissions.can_edit_entry(viewer, community, author_id=entry.author_id):
+    caller logs the removal as its own moderation action (a rejection). In an archived
+    community only moderators remove entries."""
+    if permissions.is_archived(community) and not permissions.can_moderate(viewer, community):
+        raise Archived()
+    if not permissions.can_delete_entry(viewer, community, author_id=entry.author_id):
         raise Forbidden("Only the document's author or a moderator can remove it.")
     if viewer.id != entry.author_id and not audited:  # a moderator removes someone's document
         await audit.record(

@@ -67,6 +67,8 @@ ACTIONS = {
     # settings
     "community.create": "created a community",
     "community.update": "changed community settings",
+    "community.archive": "archived a community",
+    "community.unarchive": "unarchived a community",
     "site.limits": "changed the site's posting limits",
     "site.role": "changed a member's site role",
     "mail.retry": "sent a failed email again",

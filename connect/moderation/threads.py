@@ -12,6 +12,7 @@ from connect import events, permissions
 from connect.boards.models import Post, Subscription, Thread, ThreadRead
 from connect.boards.reading import thread_json
 from connect.boards.service import _clean_title
+from connect.communities.archive import check_not_archived
 from connect.communities.models import Community
 from connect.errors import Forbidden, Invalid, NotFound
 from connect.moderation import audit, flags, library, notices
@@ -52,6 +53,7 @@ async def move_thread(
         raise Forbidden("You can only move threads to communities you moderate.")
     if target.id == source.id:
         raise Invalid("The thread is already there.", fields={"community": "Same community."})
+    check_not_archived(target)  # out of an archived community is fine, into one is not
     if thread.status == "deleted":
         raise NotFound("There is no such thread.")
     reason = clean_reason(reason)
