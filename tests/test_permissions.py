@@ -134,6 +134,28 @@ COMMUNITY_ACTIONS = {
         "admin": ALL_204,
         "suspended": ALL_403,
     },
+    # POST /api/v1/communities/{slug}/archive: owners and site admins, not moderators
+    "archive": {
+        "anonymous": ALL_401,
+        "outsider": OUTSIDER_403,
+        "member": ALL_403,
+        "moderator": ALL_403,
+        "owner": ALL_200,
+        "site_moderator": ALL_403,
+        "admin": ALL_200,
+        "suspended": ALL_403,
+    },
+    # DELETE /api/v1/communities/{slug}/archive, on a community archived beforehand
+    "unarchive": {
+        "anonymous": ALL_401,
+        "outsider": OUTSIDER_403,
+        "member": ALL_403,
+        "moderator": ALL_403,
+        "owner": ALL_200,
+        "site_moderator": ALL_403,
+        "admin": ALL_200,
+        "suspended": ALL_403,
+    },
 }
 # Site-wide actions: role -> expected status.
 SITE_ACTIONS = {
@@ -249,6 +271,7 @@ def world(tmp_path_factory):
                                 visibility=resource,
                                 created_by_id=root.id,
                                 member_count=5,
+                                archived_at=utcnow() if action == "unarchive" else None,
                             )
                             session.add(community)
                             await session.flush()
@@ -298,6 +321,10 @@ def perform(client: TestClient, role: str, resource: str | None, action: str):
         return client.put(f"{base}/members/tgt", json={"role": "moderator"})
     if action == "remove_member":
         return client.delete(f"{base}/members/tgt")
+    if action == "archive":
+        return client.post(f"{base}/archive")
+    if action == "unarchive":
+        return client.delete(f"{base}/archive")
     raise AssertionError(action)
 
 
@@ -310,6 +337,8 @@ def effect_happened(root: TestClient, role: str, resource: str | None, action: s
     base = f"/api/v1/communities/{slug_for(role, resource, action)}"
     if action == "update_settings":
         return root.get(base).json()["description"] == f"set by {role}"
+    if action in ("archive", "unarchive"):
+        return (root.get(base).json()["archived_at"] is None) == (action == "unarchive")
     members = root.get(f"{base}/members?per_page=100").json()["items"]
     roles = {m["username"]: m["role"] for m in members}
     if action == "add_member":
@@ -393,6 +422,8 @@ def policy_status(role: str, resource: str | None, action: str) -> int:
         allowed = permissions.can_set_role(viewer, community, current="member", new="moderator")
     elif action == "remove_member":
         return 204 if permissions.can_remove_member(viewer, community, role="member") else 403
+    elif action in ("archive", "unarchive"):
+        allowed = permissions.can_archive(viewer, community)
     else:
         raise AssertionError(action)
     return 200 if allowed else 403

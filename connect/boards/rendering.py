@@ -7,8 +7,8 @@ each post's HTML is kept under a key made of every value that `boards/_post.html
   its author's name, address and avatar, the quoted parent's author and text, and its
   attachments;
 * the handful of facts about the reader that change it: signed in or not, own post,
-  recommended it, may reply, may recommend, may edit, may message its author, has blocked
-  its author.
+  recommended it, may reply, may recommend, may edit, may remove, may message its author,
+  has blocked its author.
 
 Any change to any of them makes a different key, so nothing has to be emptied when
 something is written; entries nobody asks for any more age out of a byte-bounded LRU.
@@ -121,6 +121,7 @@ def post_key(post, page: dict) -> tuple:
         bool(page["can_reply"]),
         bool(page["can_recommend"]),
         bool(page["can_edit"](post)),
+        bool(page["can_remove"](post)),
         author_id in page["message_authors"],
         author_id in page["blocked"],
     )

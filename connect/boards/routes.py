@@ -11,7 +11,8 @@ from connect.boards import reading, service, shared, subscriptions
 from connect.boards.api import routes as api_routes
 from connect.boards.models import SUBSCRIPTION_MODES
 from connect.communities import service as communities
-from connect.communities.routes import community_page
+from connect.communities.archive import Archived
+from connect.communities.routes import archived_page, community_page
 from connect.errors import (
     Forbidden,
     Invalid,
@@ -86,8 +87,13 @@ async def new_thread_page(request: Request) -> Response:
         return redirect(request, f"/login?next=/c/{slug}/threads/new")
     async with ctx(request).db.read() as session:
         community = await communities.get_readable(session, current, slug)
+    back = f"/c/{community.slug}"
+    if permissions.is_archived(community) and request.method != "POST":
+        return await archived_page(
+            request, community, heading="Start a discussion", back=back, back_label="To the board"
+        )
     check_not_banned(current, community)
-    if not permissions.can_post(current, community):
+    if not permissions.can_post(current, community) and not permissions.is_archived(community):
         raise Forbidden("Join this community to start discussions.")
     values, errors, status, retry_after = {"title": "", "body": ""}, {}, 200, None
     if request.method == "POST":
@@ -109,6 +115,17 @@ async def new_thread_page(request: Request) -> Response:
                     await discussions.attach_to_post(
                         session, current, target, ctx(request).storage, post, files
                     )
+        except Archived:  # archived since the form was shown: the text is kept to copy
+            unsent = "\n\n".join(v for v in (values["title"], values["body"]) if v)
+            return await archived_page(
+                request,
+                community,
+                heading="Start a discussion",
+                back=back,
+                back_label="To the board",
+                unsent=unsent,
+                label="Your thread (not posted)",
+            )
         except (Invalid, TooLarge, UnsupportedType, RateLimited) as exc:
             errors, status = exc.fields or {"body": exc.message}, exc.status
             retry_after = getattr(exc, "retry_after", None)
@@ -207,6 +224,10 @@ async def _thread_context(request: Request, thread_id: int, *, page_number: int 
         "can_edit": lambda post: permissions.can_edit_post(
             current, community, author_id=post.author_id
         ),
+        "can_remove": lambda post: permissions.can_delete_post(
+            current, community, author_id=post.author_id
+        ),
+        "unsent": "",
     }
     context["render_post"] = ctx(request).posts.renderer(
         context | {"me": current.user}, csrf_token(request)
@@ -269,6 +290,12 @@ async def reply_action(request: Request) -> Response:
                 await discussions.attach_to_post(
                     session, current, community, ctx(request).storage, post, files
                 )
+    except Archived as exc:  # archived since the page was shown: the reply is kept to copy
+        if hasattr(exc, "form"):
+            body = form_text(exc.form, "body")
+        context = await _thread_context(request, thread_id, page_number=1)
+        context.update({"reply_body": "", "reply_to": None, "errors": {}, "unsent": body})
+        return await render(request, "boards/thread.html", context, status=exc.status)
     except (Invalid, Locked, Forbidden, TooLarge, UnsupportedType, RateLimited) as exc:
         if isinstance(exc, Forbidden) and (not current.signed_in or exc.code == "csrf_failed"):
             raise
@@ -370,6 +397,9 @@ async def post_fragment(request: Request) -> Response:
             "can_edit": lambda p: permissions.can_edit_post(
                 current, community, author_id=p.author_id
             ),
+            "can_remove": lambda p: permissions.can_delete_post(
+                current, community, author_id=p.author_id
+            ),
         },
     )
 
@@ -389,6 +419,16 @@ async def edit_post_page(request: Request) -> Response:
         if typed is None:
             raise
         return await _text_lost(request, typed, editing=True)
+    if permissions.is_archived(community):
+        return await archived_page(
+            request,
+            community,
+            heading="Edit a post",
+            back=f"/posts/{post.id}",
+            back_label="To the post",
+            unsent=typed or "",
+            label="Your changes (not saved)",
+        )
     if not permissions.can_edit_post(current, community, author_id=post.author_id):
         raise Forbidden("You can only edit your own posts.")
     retitles = post.id == thread.first_post_id and (
@@ -410,6 +450,16 @@ async def edit_post_page(request: Request) -> Response:
                         session, current, target_thread, target_community, {"title": title}
                     )
                 await service.edit_post(session, current, target, target_community, body=body)
+        except Archived:  # archived between the read above and the write
+            return await archived_page(
+                request,
+                community,
+                heading="Edit a post",
+                back=f"/posts/{post_id}",
+                back_label="To the post",
+                unsent=body,
+                label="Your changes (not saved)",
+            )
         except Invalid as exc:
             errors, status = exc.fields, exc.status
         except NotFound:

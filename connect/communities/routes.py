@@ -7,7 +7,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connect import permissions
-from connect.communities import memberships, service
+from connect.accounts.models import User
+from connect.communities import archive, memberships, service
 from connect.communities.models import MODERATION_MODES, ROLES, VISIBILITIES
 from connect.communities.service import community_json, membership_json
 from connect.errors import Conflict, Forbidden, Invalid, NotFound, NotSignedIn
@@ -45,6 +46,7 @@ async def community_page(request: Request, template: str, tab: str, extra=None) 
             "tab": tab,
             "can_read": permissions.can_read_community(current, community),
             "can_join": permissions.can_join(current, community),
+            "can_invite": permissions.can_invite(current, community),
             "can_manage": permissions.can_manage(current, community),
             "can_moderate": permissions.can_moderate(current, community),
             "role": current.role_in(community),
@@ -55,6 +57,29 @@ async def community_page(request: Request, template: str, tab: str, extra=None) 
             context.update(await extra(session, current, community))
         await read_unread_counts(request, session)
     return await render(request, template, context)
+
+
+async def archived_page(
+    request: Request,
+    community,
+    *,
+    heading: str,
+    back: str,
+    back_label: str = "Back",
+    unsent: str = "",
+    label: str = "Your text (not posted)",
+) -> Response:
+    """What a form of an archived community shows instead (409): the reason, and any text
+    the refused form carried, to copy."""
+    context = {
+        "community": community,
+        "heading": heading,
+        "back": back,
+        "back_label": back_label,
+        "unsent": unsent,
+        "label": label,
+    }
+    return await render(request, "communities/archived.html", context, status=409)
 
 
 # Pages ----------------------------------------------------------------------------
@@ -163,7 +188,10 @@ async def join_action(request: Request) -> Response:
             return "Your request to join is with the moderators."
         return f"Welcome to {community.name}!"
 
-    return await _membership_action(request, act)
+    try:
+        return await _membership_action(request, act)
+    except archive.Archived as exc:  # archived since the page was shown: back, told why
+        return redirect(request, f"/c/{request.path_params['slug']}", error=exc.message)
 
 
 @page
@@ -266,6 +294,17 @@ async def settings_page(request: Request) -> Response:
             values["slug"] = community.slug
         else:
             return redirect(request, f"/c/{community.slug}/about", message="Settings saved.")
+    return await _settings_response(request, current, community, values, errors, status=status)
+
+
+async def _settings_response(
+    request: Request, current, community, values: dict, errors: dict, *, status: int, **archiving
+) -> Response:
+    """The settings page; `archiving` holds the archive form's typed text and error."""
+    archived_by = None
+    if community.archived_by_id:
+        async with ctx(request).db.read() as session:
+            archived_by = await session.get(User, community.archived_by_id)
     return await render(
         request,
         "communities/settings.html",
@@ -276,12 +315,57 @@ async def settings_page(request: Request) -> Response:
             "tab": "settings",
             "can_manage": True,
             "can_moderate": True,
+            "can_archive": permissions.can_archive(current, community),
+            "archived_by": archived_by,
+            "confirm": archiving.get("confirm", ""),
+            "confirm_error": archiving.get("confirm_error"),
             "limit_labels": LIMIT_LABELS,
             "site_defaults": DEFAULT_LIMITS,
             **_choices(),
         },
         status=status,
     )
+
+
+@page
+async def archive_action(request: Request) -> Response:
+    """The settings page's "Archive this community" (typed confirmation) and "Unarchive"."""
+    current = await viewer(request)
+    slug = request.path_params["slug"]
+    if not current.signed_in:
+        return redirect(request, f"/login?next=/c/{slug}/settings")
+    form = await form_data(request)
+    archiving = request.url.path.endswith("/archive")
+    async with ctx(request).db.read() as session:
+        community = await service.get_visible(session, current, slug)
+    if not permissions.can_archive(current, community):
+        raise Forbidden("Only this community's owners and site administrators can archive it.")
+    confirm = form_text(form, "confirm")
+    if archiving and confirm.strip().lower() != community.slug:
+        values = {k: getattr(community, k) for k in SETTING_FIELDS}
+        values["settings"] = service.settings_json(community)
+        error = f"Type the community's address, {community.slug}, to confirm."
+        return await _settings_response(
+            request,
+            current,
+            community,
+            values,
+            {},
+            status=422,
+            confirm=confirm[:100],
+            confirm_error=error,
+        )
+    async with ctx(request).db.transaction() as session:
+        target = await service.get_visible(session, current, slug)
+        if archiving:
+            await archive.archive_community(session, current, target)
+        else:
+            await archive.unarchive_community(session, current, target)
+    if archiving:
+        message = f"{community.name} is archived: it stays readable and takes no new posts."
+    else:
+        message = f"{community.name} is open for posting again."
+    return redirect(request, f"/c/{community.slug}", message=message)
 
 
 def _moderation_settings(form) -> dict:
@@ -346,6 +430,19 @@ async def api_update(request: Request) -> Response:
     async with ctx(request).db.transaction() as session:
         community = await service.get_visible(session, current, request.path_params["slug"])
         await service.update_community(session, current, community, data)
+    return JSONResponse(community_json(community, current))
+
+
+@api
+async def api_archive(request: Request) -> Response:
+    """POST archives the community, DELETE unarchives it; either way its JSON comes back."""
+    current = await signed_in(request)
+    async with ctx(request).db.transaction() as session:
+        community = await service.get_visible(session, current, request.path_params["slug"])
+        if request.method == "POST":
+            await archive.archive_community(session, current, community)
+        else:
+            await archive.unarchive_community(session, current, community)
     return JSONResponse(community_json(community, current))
 
 
@@ -428,6 +525,8 @@ routes = [
     Route("/c/{slug}/about", about_page),
     Route("/c/{slug}/members", members_page),
     Route("/c/{slug}/settings", settings_page, methods=["GET", "POST"]),
+    Route("/c/{slug}/archive", archive_action, methods=["POST"]),
+    Route("/c/{slug}/unarchive", archive_action, methods=["POST"]),
     Route("/c/{slug}/join", join_action, methods=["POST"]),
     Route("/c/{slug}/leave", leave_action, methods=["POST"]),
     Route("/c/{slug}/invitations", invite_action, methods=["POST"]),
@@ -437,6 +536,7 @@ routes = [
     Route("/api/v1/communities", api_create, methods=["POST"]),
     Route("/api/v1/communities/{slug}", api_get),
     Route("/api/v1/communities/{slug}", api_update, methods=["PATCH"]),
+    Route("/api/v1/communities/{slug}/archive", api_archive, methods=["POST", "DELETE"]),
     Route("/api/v1/communities/{slug}/join", api_join, methods=["POST"]),
     Route("/api/v1/communities/{slug}/leave", api_leave, methods=["POST"]),
     Route("/api/v1/communities/{slug}/members", api_members),

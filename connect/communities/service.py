@@ -35,6 +35,7 @@ def community_json(community: Community, viewer: Viewer) -> dict:
         "moderation": community.moderation,
         "member_count": community.member_count,
         "created_at": community.created_at.isoformat(),
+        "archived_at": community.archived_at.isoformat() if community.archived_at else None,
         "membership": membership,
         "url": f"/c/{community.slug}",
         **(
@@ -195,7 +196,9 @@ async def update_community(
     for key, value in clean.items():
         setattr(community, key, value)
     changed = {k for k in clean if before[k] != clean[k]}
-    if "visibility" in changed and community.visibility == "open":
+    # Opening a community lets its pending requests in (not while archived: it takes no one).
+    opened = "visibility" in changed and community.visibility == "open"
+    if opened and not permissions.is_archived(community):
         await memberships.accept_pending(session, viewer, community)
     if changed:
         await audit.record(
@@ -234,8 +237,10 @@ async def list_communities(
             )
         )
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar()
+    # Active communities first, then archived ones, each by name.
+    order = (Community.archived_at.is_not(None), func.lower(Community.name), Community.id)
     rows = await session.execute(
-        query.order_by(func.lower(Community.name)).offset((page - 1) * per_page).limit(per_page)
+        query.order_by(*order).offset((page - 1) * per_page).limit(per_page)
     )
     return list(rows.scalars()), total
 
@@ -250,6 +255,6 @@ async def communities_of(session: AsyncSession, viewer: Viewer, user: User) -> l
             Membership.status == "active",
             permissions.visible_communities_clause(viewer),
         )
-        .order_by(func.lower(Community.name))
+        .order_by(Community.archived_at.is_not(None), func.lower(Community.name))
     )
     return list(rows.scalars())

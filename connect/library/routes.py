@@ -8,7 +8,8 @@ from starlette.routing import Route
 
 from connect import permissions
 from connect.communities import service as communities
-from connect.communities.routes import community_page
+from connect.communities.archive import Archived
+from connect.communities.routes import archived_page, community_page
 from connect.errors import Forbidden, Invalid, NotFound, RateLimited, TooLarge, UnsupportedType
 from connect.library import discussions, reading, service, uploads
 from connect.library.api import library_listing, receive_version, send_file
@@ -58,7 +59,13 @@ async def new_entry_page(request: Request) -> Response:
     async with ctx(request).db.read() as session:
         community = await communities.get_readable(session, current, slug)
         folders = await reading.all_folders(session, community)
-    if not permissions.can_add_to_library(current, community):
+    back = f"/c/{community.slug}/library"
+    if permissions.is_archived(community) and request.method != "POST":
+        return await archived_page(
+            request, community, heading="Add a document", back=back, back_label="To the library"
+        )
+    archived = permissions.is_archived(community)  # a form left open: refused below, text kept
+    if not permissions.can_add_to_library(current, community) and not archived:
         raise Forbidden("Join this community to add documents to its library.")
     values = {"title": "", "description": "", "tags": "", "folder_id": ""}
     values["folder_id"] = request.query_params.get("folder", "")
@@ -85,6 +92,17 @@ async def new_entry_page(request: Request) -> Response:
             retry_after = getattr(exc, "retry_after", None)
             if hasattr(exc, "form"):  # refused while reading: keep what was typed
                 values = {name: form_text(exc.form, name) for name in values}
+        except Archived:
+            typed = "\n\n".join(v for v in (values["title"], values["description"]) if v)
+            return await archived_page(
+                request,
+                community,
+                heading="Add a document",
+                back=back,
+                back_label="To the library",
+                unsent=typed,
+                label="Your title and description (not saved; the files were not kept)",
+            )
         else:
             message = (
                 "Your document is waiting for a moderator's approval."
@@ -120,6 +138,7 @@ async def entry_page(request: Request) -> Response:
         path = await reading.folder_path(session, folder)
         thread = await reading.discussion_of(session, current, entry, community)
     can_edit = permissions.can_edit_entry(current, community, author_id=entry.author_id)
+    can_remove = permissions.can_delete_entry(current, community, author_id=entry.author_id)
     return await render(
         request,
         "library/entry.html",
@@ -130,6 +149,7 @@ async def entry_page(request: Request) -> Response:
             "path": path,
             "thread": thread,
             "can_edit": can_edit,
+            "can_remove": can_remove,
             "can_flag": permissions.can_flag(
                 current, community, status=entry.status, author_id=entry.author_id
             ),
@@ -148,6 +168,19 @@ async def edit_entry_page(request: Request) -> Response:
     async with ctx(request).db.read() as session:
         entry, community = await _entry_in(session, current, request)
         folders = await reading.all_folders(session, community)
+    if permissions.is_archived(community):
+        typed = (
+            form_text(await form_data(request), "description") if request.method == "POST" else ""
+        )
+        return await archived_page(
+            request,
+            community,
+            heading="Edit a document",
+            back=f"/c/{community.slug}/library/{entry.id}",
+            back_label="To the document",
+            unsent=typed,
+            label="Your description (not saved)",
+        )
     if not permissions.can_edit_entry(current, community, author_id=entry.author_id):
         raise Forbidden("Only the document's author or a moderator can change it.")
     slug, entry_id = community.slug, entry.id
@@ -165,6 +198,16 @@ async def edit_entry_page(request: Request) -> Response:
             async with ctx(request).db.transaction() as session:
                 target, target_community = await _entry_in(session, current, request)
                 await service.update_entry(session, current, target, target_community, values)
+        except Archived:  # archived between the read above and the write
+            return await archived_page(
+                request,
+                community,
+                heading="Edit a document",
+                back=f"/c/{slug}/library/{entry_id}",
+                back_label="To the document",
+                unsent=values["description"],
+                label="Your description (not saved)",
+            )
         except Invalid as exc:
             errors, status = exc.fields, exc.status
         else:
@@ -208,7 +251,7 @@ async def version_action(request: Request) -> Response:
         _, _, view = await receive_version(
             request, entry_id, request.path_params["file_id"], csrf=True
         )
-    except UPLOAD_ERRORS as exc:
+    except (*UPLOAD_ERRORS, Archived) as exc:
         return redirect(request, back, error=exc.message)
     return redirect(
         request,
@@ -251,7 +294,7 @@ async def folder_action(request: Request) -> Response:
             folder = await service.create_folder(
                 session, current, community, name=form_text(form, "name"), parent_id=parent
             )
-    except Invalid as exc:
+    except (Invalid, Archived) as exc:
         back = _library_url(slug, int(parent) if parent.isdigit() else None)
         return redirect(request, back, message=next(iter(exc.fields.values()), exc.message))
     return redirect(

@@ -48,6 +48,19 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         auth="required",
         body=COMMUNITY_SETTINGS,
     ),
+    ("POST", P + "/communities/{slug}/archive"): Op(
+        "Archive a community: still readable, it takes no new content or members"
+        " (its owners and site admins)",
+        "communities",
+        answer=ref("Community"),
+        auth="required",
+    ),
+    ("DELETE", P + "/communities/{slug}/archive"): Op(
+        "Unarchive a community (its owners and site admins)",
+        "communities",
+        answer=ref("Community"),
+        auth="required",
+    ),
     ("POST", P + "/communities/{slug}/join"): Op(
         "Join (open) or ask to join (closed)",
         "communities",

@@ -89,7 +89,16 @@ SCHEMAS: dict[str, dict] = {
         suspended_until=TIME,
     ),
     "Community": obj(
-        ["id", "slug", "name", "visibility", "moderation", "member_count", "membership"],
+        [
+            "id",
+            "slug",
+            "name",
+            "visibility",
+            "moderation",
+            "member_count",
+            "membership",
+            "archived_at",
+        ],
         id=ID,
         slug=STR,
         name=STR,
@@ -98,6 +107,11 @@ SCHEMAS: dict[str, dict] = {
         moderation={"type": "string", "enum": list(MODERATION_MODES)},
         member_count=INT,
         created_at=TIME,
+        archived_at={
+            **TIME_OR_NULL,
+            "description": "When the community was archived (read-only: no new posts,"
+            " uploads or members); null when it is active.",
+        },
         membership={
             "type": ["string", "null"],
             "description": "The caller's role, or pending/invited; null when not a member.",

@@ -42,6 +42,12 @@
     if (thread) channels.push("thread:" + thread.getAttribute("data-live-thread"));
     var board = document.querySelector("[data-live-board]");
     if (board) channels.push("community:" + board.getAttribute("data-live-board"));
+    // Pages with forms of a community hear when it is archived or unarchived.
+    var community = document.querySelector("[data-live-community]");
+    if (community) {
+      var channel = "community:" + community.getAttribute("data-live-community");
+      if (channels.indexOf(channel) === -1) channels.push(channel);
+    }
     if (document.body.hasAttribute("data-signed-in")) channels.push("me");
     if (document.querySelector("[data-live-moderation]")) channels.push("moderation");
     var cursor = document.querySelector("[data-live-cursor]");
@@ -151,6 +157,23 @@
     banner.appendChild(text);
     banner.appendChild(link);
     announce(newThreads + " new thread" + (newThreads === 1 ? "" : "s"));
+  }
+
+  // The community was archived (or unarchived) while the page is open: its forms are out of
+  // date, so say so and offer a reload rather than let someone type into a form it refuses.
+  function archiveChanged(archived) {
+    var banner = document.querySelector("[data-live-community]") || document.querySelector("[data-live-board]");
+    var text = archived
+      ? "This community was just archived: it can be read but takes no new posts. Reload the page."
+      : "This community was just unarchived: it takes new posts again. Reload the page.";
+    announce(text);
+    if (!banner) return;
+    banner.hidden = false;
+    banner.textContent = text + " ";
+    var link = document.createElement("a");
+    link.href = window.location.pathname + window.location.search;
+    link.textContent = "Reload";
+    banner.appendChild(link);
   }
 
   function bumpCount(selector) {
@@ -281,6 +304,7 @@
       if (message.type.indexOf("post.") === 0) refreshPostCount();
     } else if (message.channel.indexOf("community:") === 0) {
       if ((message.type === "thread.created" || message.type === "thread.approved") && data.thread) showNewThreads(data.thread.community || message.channel.slice(10));
+      if (message.type === "community.archived" || message.type === "community.unarchived") archiveChanged(message.type === "community.archived");
     } else if (message.channel === "me") {
       if (message.type === "notification.created") notificationArrived(data);
       if (message.type === "message.created") messageArrived(data);
