@@ -70,6 +70,14 @@ def test_every_action_writes_exactly_one_row(site, world, admin, alice, bob):
     def _():
         return lambda: ok(owner.patch("/api/v1/communities/youth", json={"description": "New"}))
 
+    @step("community.archive")
+    def _():
+        return lambda: ok(owner.post("/api/v1/communities/made/archive"))
+
+    @step("community.unarchive")
+    def _():
+        return lambda: ok(owner.delete("/api/v1/communities/made/archive"))
+
     @step("member.invite")
     def _():
         body = {"username": "carol"}
