@@ -273,12 +273,18 @@ async def reset_password(context, *, token: str, password: str) -> User:
         # Whoever knew the old password is locked out: every session and API token ends,
         # and other reset links for this account stop working.
         await session.execute(delete(Token).where(Token.user_id == user.id))
-        await session.execute(
-            update(PasswordReset)
-            .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
-            .values(used_at=utcnow())
-        )
+        await void_resets(session, user.id)
     return user
+
+
+async def void_resets(session: AsyncSession, user_id: int) -> None:
+    """Every unused reset link of the account stops working: one asked for before its
+    password changed must not change it back."""
+    await session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user_id, PasswordReset.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
 
 
 async def check_reset_token(context, token: str) -> None:
@@ -313,8 +319,9 @@ async def change_password(
 ) -> int:
     """Set a new password and end the member's other browser sessions (not this one).
 
-    API tokens stay: the member sees them listed and decides. Wrong guesses at the
-    current password count with the sign-in throttle. Returns how many sessions ended.
+    API tokens stay: the member sees them listed and decides. Reset links asked for before
+    stop working. Wrong guesses at the current password count with the sign-in throttle.
+    Returns how many sessions ended.
     """
     await check_current_password(context, user, current, ip=ip, field="current_password")
     security.validate_password(new, username=user.username, email=user.email)
@@ -322,6 +329,7 @@ async def change_password(
     async with context.db.transaction() as session:
         fresh = await session.get(User, user.id)
         fresh.password_hash = password_hash
+        await void_resets(session, user.id)
         others = delete(Token).where(Token.user_id == user.id, Token.kind == "session")
         if keep_token_id is not None:
             others = others.where(Token.id != keep_token_id)

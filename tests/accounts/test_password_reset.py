@@ -141,6 +141,36 @@ def test_expired_link_is_refused(site, settings, alice):
     assert sign_in_status(site, PASSWORD) == 200
 
 
+def test_a_password_change_voids_the_links_asked_for_before(site, settings, alice):
+    client = site.anonymous()
+    for _ in range(2):
+        client.post("/api/v1/auth/password/forgot", json={"email": "alice@example.org"})
+    first, second = (reset_path(m) for m in outbox(settings))
+    assert client.get(first).status_code == client.get(second).status_code == 200
+
+    signed_in = site.signed_in(alice)
+    page = signed_in.get("/settings/password")
+    changed = signed_in.post(
+        "/settings/password",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "current_password": PASSWORD,
+            "password": NEW_PASSWORD,
+        },
+    )
+    assert changed.status_code == 200 and "Your password is changed" in changed.text
+
+    # Whoever reads the old mail cannot set the password back: neither link works.
+    assert client.get(first).status_code == 404
+    token = second.rsplit("/", 1)[1]
+    answer = client.post("/api/v1/auth/password/reset", json={"token": token, "password": PASSWORD})
+    assert answer.status_code == 404 and error_code(answer) == "not_found"
+    assert sign_in_status(site, NEW_PASSWORD) == 200
+    # A link asked for after the change works.
+    client.post("/api/v1/auth/password/forgot", json={"email": "alice@example.org"})
+    assert client.get(reset_path(outbox(settings)[-1])).status_code == 200
+
+
 def test_weak_new_password_reshows_the_form(site, settings, alice):
     client = site.anonymous()
     client.post("/api/v1/auth/password/forgot", json={"email": "alice@example.org"})
