@@ -454,7 +454,7 @@ def can_request_contact(viewer: Viewer, other: User, relation, *, policy: str) -
     Only when the two have no contact row yet (an answer to their request is not a new
     request: connect.network.service accepts it). Under a "contacts" policy nobody new may ask.
     """
-    if not viewer.signed_in or viewer.suspended or viewer.id == other.id:
+    if not viewer.signed_in or viewer.suspended or viewer.id == other.id or other.is_deleted:
         return False
     if relation.blocked or relation.contact is not None:
         return False
@@ -463,7 +463,7 @@ def can_request_contact(viewer: Viewer, other: User, relation, *, policy: str) -
 
 def can_message(viewer: Viewer, other: User, relation, *, policy: str) -> bool:
     """Start a conversation with (or add to one) `other`: never across a block."""
-    if not viewer.signed_in or viewer.suspended or viewer.id == other.id:
+    if not viewer.signed_in or viewer.suspended or viewer.id == other.id or other.is_deleted:
         return False
     if relation.blocked or other.is_suspended(viewer.now):
         return False

@@ -93,7 +93,9 @@ class Storage:
     def put_bytes(self, data: bytes) -> Blob:
         digest = hashlib.sha256(data).hexdigest()
         if self.exists(digest):
-            return Blob(digest, len(data))
+            with self._locked(fcntl.LOCK_SH), contextlib.suppress(FileNotFoundError):
+                os.utime(self.path(digest))  # fresh again, as in _commit: its row is to come
+                return Blob(digest, len(data))
         tmp = self._new_tmp()
         with open(tmp, "wb") as out:
             out.write(data)
@@ -129,6 +131,16 @@ class Storage:
 
     def delete(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
+
+    def remove_if_older(self, sha256: str, *, min_age: float) -> bool:
+        """Delete one blob that no row names any more, unless it is younger than min_age
+        seconds (an upload of the same bytes may be committing). Whether it went."""
+        path = self.path(sha256)
+        with self._locked(fcntl.LOCK_EX), contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime <= time.time() - min_age:
+                path.unlink()
+                return True
+        return False
 
     def all_digests(self) -> set[str]:
         return {
@@ -239,17 +251,41 @@ BLOB_REFERENCES = (
 )
 
 
+def _reference_columns() -> Iterator:
+    for reference in BLOB_REFERENCES:
+        module, _, attribute = reference.partition(":")
+        model_name, _, column_name = attribute.partition(".")
+        yield getattr(getattr(importlib.import_module(module), model_name), column_name)
+
+
 async def referenced_digests(session) -> set[str]:
     from sqlalchemy import select
 
     found: set[str] = set()
-    for reference in BLOB_REFERENCES:
-        module, _, attribute = reference.partition(":")
-        model_name, _, column_name = attribute.partition(".")
-        column = getattr(getattr(importlib.import_module(module), model_name), column_name)
+    for column in _reference_columns():
         rows = await session.execute(select(column).where(column.is_not(None)).distinct())
         found.update(rows.scalars())
     return found
+
+
+# A blob dropped by one row (a deleted account's avatar) goes at once, unless it is younger
+# than this: an upload of the same bytes moves its blob into place just before its rows
+# commit, so a minute is far more than it needs.
+FORGET_MIN_AGE = 60.0
+
+
+async def forget(db, storage: Storage, sha256: str, *, min_age: float = FORGET_MIN_AGE) -> bool:
+    """Remove one blob now if no row names it any more; whether it went (collect_garbage
+    removes what this spares)."""
+    import asyncio
+
+    from sqlalchemy import select
+
+    async with db.read() as session:
+        for column in _reference_columns():
+            if (await session.execute(select(column).where(column == sha256).limit(1))).first():
+                return False
+    return await asyncio.to_thread(storage.remove_if_older, sha256, min_age=min_age)
 
 
 async def collect_garbage(db, storage: Storage, *, min_age: float = 3600) -> GarbageReport:

@@ -27,6 +27,8 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     suspension_reason: Mapped[str | None] = mapped_column(String(500), default=None)
+    # Set when the member deleted their account: the row stays, anonymised, for what it wrote.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     profile: Mapped[Profile] = relationship(  # noqa: F821
         back_populates="user", lazy="joined", uselist=False, cascade="all, delete-orphan"
@@ -39,6 +41,10 @@ class User(Base):
     @property
     def is_site_moderator(self) -> bool:
         return self.site_role in ("moderator", "admin")
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
 
     def is_suspended(self, now: datetime | None = None) -> bool:
         return self.suspended_until is not None and self.suspended_until > (now or utcnow())

@@ -1,4 +1,5 @@
-"""Pages and API for setup, sign-up, sign-in/out, tokens, password reset and email changes."""
+"""Pages and API for setup, sign-up, sign-in/out, tokens, password reset, email changes and
+deleting one's account."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connect import security
-from connect.accounts import email_change, service
+from connect.accounts import deletion, email_change, service
 from connect.errors import (
     Conflict,
     Forbidden,
@@ -486,6 +487,52 @@ async def api_email_change(request: Request) -> Response:
     )
 
 
+# Deleting one's account ----------------------------------------------------------------
+
+
+@page
+async def delete_page(request: Request) -> Response:
+    user = await _require_user(request)
+    errors, status, headers = {}, 200, {}
+    if request.method == "POST":
+        form = await form_data(request)
+        try:
+            await deletion.delete_account(
+                ctx(request), user, password=form_text(form, "password"), ip=client_ip(request)
+            )
+        except (Forbidden, Conflict, RateLimited) as exc:
+            errors, status = exc.fields or {"form": exc.message}, exc.status
+            if isinstance(exc, RateLimited):
+                headers["Retry-After"] = str(exc.retry_after)
+        else:
+            response = redirect(request, "/", message="Your account has been deleted.")
+            response.delete_cookie(SESSION_COOKIE, path="/")
+            return response
+    async with ctx(request).db.read() as session:
+        refused = await deletion.refusal(session, user)
+    response = await render(
+        request,
+        "accounts/delete.html",
+        {"errors": errors, "refused": refused.message if refused else None},
+        status=status,
+    )
+    response.headers.update(headers)
+    return response
+
+
+@api
+async def api_me_delete(request: Request) -> Response:
+    user = await _require_user(request)
+    data = await json_body(request)
+    await deletion.delete_account(
+        ctx(request), user, password=data.get("password"), ip=client_ip(request)
+    )
+    response = Response(status_code=204)
+    if request.state.auth == "cookie":
+        response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
 routes = [
     Route("/setup", setup_page, methods=["GET", "POST"]),
     Route("/register", register_page, methods=["GET", "POST"]),
@@ -507,4 +554,6 @@ routes = [
     Route("/settings/email", email_page, methods=["GET", "POST"]),
     Route("/settings/email/confirm/{token}", email_confirm_page, methods=["GET", "POST"]),
     Route("/api/v1/me/email", api_email_change, methods=["POST"]),
+    Route("/settings/delete", delete_page, methods=["GET", "POST"]),
+    Route("/api/v1/me", api_me_delete, methods=["DELETE"]),
 ]

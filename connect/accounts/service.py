@@ -19,6 +19,8 @@ from connect.notifications.mail import queue_mail
 USERNAME_RE = re.compile(r"[a-z0-9_-]{2,40}")
 EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 RESERVED_USERNAMES = frozenset({"api", "me", "new", "edit", "setup", "static", "system"})
+# Deleted accounts are renamed deleted-<id> (connect.accounts.deletion): nobody signs up so.
+RESERVED_PREFIX = "deleted-"
 RESET_VALID_FOR = timedelta(hours=2)
 BAD_CREDENTIALS = "The username/email or password is not right."
 
@@ -34,7 +36,7 @@ def check_registration(username: str, email: str, display_name: str) -> dict[str
         problems["username"] = (
             "Use 2 to 40 characters: lowercase letters, digits, hyphens and underscores."
         )
-    elif username in RESERVED_USERNAMES:
+    elif username in RESERVED_USERNAMES or username.startswith(RESERVED_PREFIX):
         problems["username"] = "That username is reserved; choose another."
     if len(email) > 254 or not EMAIL_RE.fullmatch(email):
         problems["email"] = "Enter an email address like name@example.org."
@@ -157,6 +159,8 @@ async def authenticate(context, *, login: str, password: str, ip: str) -> User:
         async with context.db.read() as session:
             column = User.email if "@" in login else User.username
             user = (await session.execute(select(User).where(column == login))).scalar_one_or_none()
+    if user is not None and user.is_deleted:
+        user = None  # checked against the dummy hash: answered like an unknown account
     account = user.id if user else None
     throttle.check(login, ip, account)
     ok = await context.passwords.verify(user.password_hash if user else None, password[:1024])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, select, update
+from collections import Counter
+
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connect import events, permissions
@@ -169,7 +171,9 @@ async def leave(session: AsyncSession, viewer: Viewer, community: Community) -> 
 
 async def _user_by_name(session: AsyncSession, username: str) -> User:
     user = (
-        await session.execute(select(User).where(User.username == str(username).lower()))
+        await session.execute(
+            select(User).where(User.username == str(username).lower(), User.deleted_at.is_(None))
+        )
     ).scalar_one_or_none()
     if user is None:
         raise NotFound("No member has that username.")
@@ -394,3 +398,62 @@ async def list_members(
         .limit(per_page)
     )
     return list(rows.scalars().unique()), total
+
+
+# A deleted account ------------------------------------------------------------------
+
+
+async def solely_owned(session: AsyncSession, user_id: int, *, lock: bool = False) -> list[str]:
+    """The names of the communities this member is the only owner of, by name. `lock`
+    (in a write transaction): two owners leaving at once cannot both pass."""
+    owned = select(Membership.community_id).where(
+        Membership.user_id == user_id, Membership.role == "owner", Membership.status == "active"
+    )
+    query = select(Membership.community_id).where(
+        Membership.community_id.in_(owned),
+        Membership.role == "owner",
+        Membership.status == "active",
+    )
+    rows = (await session.execute(query.with_for_update() if lock else query)).all()
+    owners = Counter(community_id for (community_id,) in rows)
+    sole = [community_id for community_id, count in owners.items() if count == 1]
+    if not sole:
+        return []
+    names = await session.execute(
+        select(Community.name).where(Community.id.in_(sole)).order_by(Community.name)
+    )
+    return list(names.scalars())
+
+
+async def end_all(session: AsyncSession, user_id: int) -> None:
+    """A deleted account's memberships, join requests and invitations go, and so do the
+    invitations it sent that are still open; member counts stay right."""
+    left = list(
+        (
+            await session.execute(
+                select(Membership.community_id).where(
+                    Membership.user_id == user_id, Membership.status == "active"
+                )
+            )
+        ).scalars()
+    )
+    await session.execute(
+        delete(Membership).where(
+            or_(
+                Membership.user_id == user_id,
+                and_(Membership.invited_by_id == user_id, Membership.status == "invited"),
+            )
+        )
+    )
+    if left:
+        active = (
+            select(func.count(Membership.id))
+            .where(Membership.community_id == Community.id, Membership.status == "active")
+            .scalar_subquery()
+        )
+        await session.execute(
+            update(Community)
+            .where(Community.id.in_(left))
+            .values(member_count=active)
+            .execution_options(synchronize_session=False)
+        )

@@ -233,7 +233,9 @@ class Hub:
                         listener(batch.events)
                 for event in batch.events:
                     # Permissions change in log order: a removed member misses what follows.
-                    if event.type.startswith("community.") or event.type in REFRESH_EVENTS:
+                    if event.type == "member.deleted":
+                        self._end_sessions(event.subject_id)
+                    elif event.type.startswith("community.") or event.type in REFRESH_EVENTS:
                         await self._refresh(session, event)
                     elif event.type in NETWORK_EVENTS:
                         await self._refresh_network(session, event)
@@ -347,6 +349,14 @@ class Hub:
         info = self._communities.get(event.community_id) if event.community_id else None
         member = info is not None and viewer.role_in(_community(info)) is not None
         return (member or actor in connection.contacts) and self._may_see(viewer, event)
+
+    def _end_sessions(self, user_id: int | None) -> None:
+        """A deleted account's sockets close (1008, as for a refused sign-in): its sessions
+        and tokens ended with it, so a reconnect comes back anonymous or is refused."""
+        for connection in self.connections:
+            if user_id is not None and connection.viewer.id == user_id:
+                connection.close_code = 1008
+                connection.closed.set()
 
     def _drop(self, connection: Connection) -> None:
         connection.close_code = 1013

@@ -4,8 +4,9 @@ No index serves "contains" on names, titles and organizations, so in SQL every n
 scans every listed member (~25 ms on 50,000 members on SQLite, in the server's own event
 loop). Instead the searchable text of every listed member is kept here, folded for any case
 and with hidden fields left out, for one version of the directory: the newest
-`member.created` / `member.updated` event, which every sign-up and profile edit adds. A
-filter is then a scan of Python strings, a few milliseconds, on SQLite and PostgreSQL alike.
+`member.created` / `member.updated` / `member.deleted` event, which every sign-up, profile
+edit and account deletion adds. A filter is then a scan of Python strings, a few
+milliseconds, on SQLite and PostgreSQL alike.
 
 The first request reads every listed member (~0.3 s on 50,000); after that, a new version
 re-reads only the members its events name, so an edit costs the next filter a few rows.
@@ -29,9 +30,9 @@ from connect.events import Event
 from connect.members.models import Profile
 
 # Which members the directory lists, and everything it filters and sorts on, changes only
-# with these events (sign-ups and profile edits, which include the listed flag); their
-# subject is the member.
-DIRECTORY_EVENTS = ("member.created", "member.updated")
+# with these events (sign-ups, profile edits, which include the listed flag, and deleted
+# accounts, which are no longer listed); their subject is the member.
+DIRECTORY_EVENTS = ("member.created", "member.updated", "member.deleted")
 
 # Between the fields of one member's words: no cleaned needle holds it, so a match never
 # spans two fields.

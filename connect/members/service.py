@@ -71,8 +71,11 @@ def member_json(user: User, viewer: Viewer) -> dict:
 
 
 async def get_member(session: AsyncSession, username: str) -> User:
+    """The member with this username; a deleted account has none (404)."""
     user = (
-        await session.execute(select(User).where(User.username == username.lower()))
+        await session.execute(
+            select(User).where(User.username == username.lower(), User.deleted_at.is_(None))
+        )
     ).scalar_one_or_none()
     if user is None:
         raise NotFound("No member has that username.")

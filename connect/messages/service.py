@@ -106,7 +106,9 @@ def _clean_reason(reason) -> str:
 
 
 async def _recipients(session: AsyncSession, viewer: Viewer, names: list[str]) -> list[User]:
-    rows = await session.execute(select(User).where(User.username.in_(names)))
+    rows = await session.execute(
+        select(User).where(User.username.in_(names), User.deleted_at.is_(None))
+    )
     found = {u.username: u for u in rows.scalars().unique()}
     missing = [n for n in names if n not in found]
     if missing:

@@ -89,7 +89,9 @@ def clean_reason(reason) -> str:
 
 async def user_by_name(session: AsyncSession, username) -> User:
     user = (
-        await session.execute(select(User).where(User.username == str(username).lower()))
+        await session.execute(
+            select(User).where(User.username == str(username).lower(), User.deleted_at.is_(None))
+        )
     ).scalar_one_or_none()
     if user is None:
         raise NotFound("No member has that username.", fields={"username": "Unknown member."})

@@ -30,6 +30,8 @@ class Notification(Base):
         UniqueConstraint("user_id", "event_id"),
         Index("ix_notifications_user_id_read_at", "user_id", "read_at"),
         Index("ix_notifications_email_mode_emailed_at", "email_mode", "emailed_at"),
+        # Deleting an account renames its author in the notifications it caused.
+        Index("ix_notifications_actor_id", "actor_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -337,7 +337,9 @@ class Notifier:
     async def _users_named(self, session: AsyncSession, names: list[str]) -> list[User]:
         if not names:
             return []
-        rows = await session.execute(select(User).where(User.username.in_(names[:50])))
+        rows = await session.execute(
+            select(User).where(User.username.in_(names[:50]), User.deleted_at.is_(None))
+        )
         return list(rows.scalars().unique())
 
     async def _notify(
@@ -357,7 +359,7 @@ class Notifier:
         scope: str = "replies",
     ) -> None:
         user = await session.get(User, user_id)
-        if user is None:
+        if user is None or user.is_deleted:
             return
         if thread is not None:
             # A block either way silences what one member writes for the other.

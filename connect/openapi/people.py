@@ -92,6 +92,15 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", P + "/me"): Op(
         "The caller, with private fields", "members", answer=ref("Member"), auth="required"
     ),
+    ("DELETE", P + "/me"): Op(
+        "Delete your account: signed out everywhere, profile erased, what you wrote kept under "
+        "“Former member” (403: wrong password; 409: you are the last administrator or the "
+        "only owner of a community)",
+        "accounts",
+        ok=204,
+        auth="required",
+        body=obj(["password"], password=STR),
+    ),
     ("GET", P + "/members"): Op(
         "The member directory",
         "members",

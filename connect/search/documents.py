@@ -11,7 +11,7 @@ import re
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import defer, raiseload
 
 from connect.accounts.models import User
@@ -117,7 +117,7 @@ def post_document(post: Post, thread: Thread, author: str | None) -> dict | None
 
 def member_document(user: User, profile: Profile | None) -> dict | None:
     """Listed members, with their public profile fields only."""
-    if profile is not None and not profile.listed:
+    if user.is_deleted or profile is not None and not profile.listed:
         return None
     public = set(profile.public_fields or []) if profile else set()
     parts = [getattr(profile, name) or "" for name in PROFILE_FIELDS if name in public]
@@ -240,6 +240,21 @@ async def _posts(session, condition) -> list[tuple[str, dict | None]]:
     return out
 
 
+async def authored_by(session, user_ids: Iterable[int]) -> dict[str, dict | None]:
+    """Every thread, reply and library entry of these members (after their accounts were
+    deleted: shown without an author's name from then on)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    found = dict(await _threads(session, Thread.author_id.in_(ids)))
+    # First posts are part of their thread's document, read just above.
+    replies = Post.author_id.in_(ids) & (Post.id != Thread.first_post_id)
+    found.update(await _posts(session, replies))
+    for entry in await library.load_entries(session, await library.entry_ids_by(session, ids)):
+        found[f"entry:{entry.id}"] = entry_document(entry)
+    return found
+
+
 async def thread_posts(session, thread_ids: Iterable[int]) -> dict[str, dict | None]:
     """Every reply of these threads (after a thread's visibility changed)."""
     ids = sorted(set(thread_ids))
@@ -276,7 +291,12 @@ async def stream(db, *, batch: int = STREAM_BATCH) -> AsyncIterator[tuple[int, l
 
 
 def _username(user: User | None) -> str | None:
-    return user.username if user is not None else None
+    """An author's name as the index keeps it: none for a deleted account."""
+    return user.username if user is not None and not user.is_deleted else None
+
+
+# The same, read by rebuilds as a column.
+_AUTHOR_NAME = case((User.deleted_at.is_(None), User.username))
 
 
 async def _page(session, query, model, last: int, batch: int) -> list:
@@ -301,7 +321,7 @@ _NO_USERS = (
 
 async def _threads_after(session, last: int, batch: int):
     query = (
-        select(Thread, Post, User.username)
+        select(Thread, Post, _AUTHOR_NAME)
         .outerjoin(Post, Post.id == Thread.first_post_id)
         .outerjoin(User, User.id == Thread.author_id)
         .options(*_NO_USERS)
@@ -313,7 +333,7 @@ async def _threads_after(session, last: int, batch: int):
 
 async def _posts_after(session, last: int, batch: int):
     query = (
-        select(Post, Thread, User.username)
+        select(Post, Thread, _AUTHOR_NAME)
         .join(Thread, Thread.id == Post.thread_id)
         .outerjoin(User, User.id == Post.author_id)
         .options(*_NO_USERS)

@@ -255,9 +255,14 @@ class Indexer:
                 if batch.cursor == cursor:
                     return handled
                 keys: set[str] = set()
+                deleted: set[int] = set()
                 for event in batch.events:
                     keys |= keys_for(event)
+                    if event.type == "member.deleted" and event.subject_id:
+                        deleted.add(event.subject_id)
                 docs = await documents.load(session, keys) if keys else {}
+                # What a deleted account wrote stays, without its author's name.
+                docs.update(await documents.authored_by(session, deleted))
             threads = [k for k in docs if k.startswith("thread:")]
             if threads:
                 changed = await self._in_writer(self._status_changed, path, threads, docs)

@@ -51,6 +51,15 @@ async def load_entries(session, ids: list[int]) -> list[EntryRecord]:
     return [_record(e, texts.get(e.id, [])) for e in entries]
 
 
+async def entry_ids_by(session, author_ids: list[int]) -> list[int]:
+    """The ids of every entry these members added."""
+    m = _models()
+    if m is None or not author_ids:
+        return []
+    rows = await session.execute(select(m.Entry.id).where(m.Entry.author_id.in_(author_ids)))
+    return list(rows.scalars())
+
+
 async def count_entries(session) -> int:
     m = _models()
     if m is None:
@@ -90,7 +99,9 @@ def _record(entry, files: list[tuple[str, str]]) -> EntryRecord:
         status=entry.status,
         created_at=entry.created_at,
         author_id=entry.author_id,
-        author=entry.author.username if entry.author is not None else None,
+        author=entry.author.username
+        if entry.author is not None and not entry.author.is_deleted
+        else None,
         tags=[str(t) for t in (entry.tags or [])],
         files=files,
     )

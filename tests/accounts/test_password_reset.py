@@ -171,6 +171,15 @@ def test_a_password_change_voids_the_links_asked_for_before(site, settings, alic
     assert client.get(reset_path(outbox(settings)[-1])).status_code == 200
 
 
+def test_deleting_the_account_voids_its_reset_links(site, settings, alice):
+    client = site.anonymous()
+    client.post("/api/v1/auth/password/forgot", json={"email": "alice@example.org"})
+    path = reset_path(outbox(settings)[0])
+    deleted = site.bearer(alice).request("DELETE", "/api/v1/me", json={"password": PASSWORD})
+    assert deleted.status_code == 204
+    assert client.get(path).status_code == 404
+
+
 def test_weak_new_password_reshows_the_form(site, settings, alice):
     client = site.anonymous()
     client.post("/api/v1/auth/password/forgot", json={"email": "alice@example.org"})
