@@ -146,4 +146,3 @@ async def _anonymise(session: AsyncSession, account: User) -> None:
         profile.public_fields = []
         profile.listed = False
         profile.preferences = {}
-        profile.contact_policy = profile.message_policy = "contacts"

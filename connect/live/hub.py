@@ -350,11 +350,11 @@ class Hub:
         member = info is not None and viewer.role_in(_community(info)) is not None
         return (member or actor in connection.contacts) and self._may_see(viewer, event)
 
-    def _end_sessions(self, user_id: int | None) -> None:
+    def _end_sessions(self, user_id: int) -> None:
         """A deleted account's sockets close (1008, as for a refused sign-in): its sessions
         and tokens ended with it, so a reconnect comes back anonymous or is refused."""
         for connection in self.connections:
-            if user_id is not None and connection.viewer.id == user_id:
+            if connection.viewer.signed_in and connection.viewer.id == user_id:
                 connection.close_code = 1008
                 connection.closed.set()
 
