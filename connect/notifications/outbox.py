@@ -19,6 +19,16 @@ from connect.permissions import Viewer
 
 RECENT = timedelta(days=7)
 ONLY_ADMINS = "Only site administrators can see and manage the outgoing mail."
+NOTICES_NOT_AGAIN = (
+    "Notices of members' posts and digests are not sent again: by now they may speak of "
+    "discussions the member can no longer read. They wait on the member's Notifications page."
+)
+
+
+def is_notice(mail: OutgoingMail) -> bool:
+    """A notice of members' posts or a digest (they carry an unsubscribe link), rather than
+    mail about the account itself (a reset link, an address to confirm)."""
+    return "List-Unsubscribe" in (mail.headers or {})
 
 
 @dataclass
@@ -72,11 +82,18 @@ async def retry_mail(session: AsyncSession, viewer: Viewer, mail_id: int) -> Out
     if mail.failed_at is None:
         state = "was sent" if mail.sent_at is not None else "is still waiting to be sent"
         raise Conflict(f"This message has not failed: it {state}.")
+    if is_notice(mail):
+        raise Conflict(NOTICES_NOT_AGAIN)
+    user = await session.get(User, mail.user_id) if mail.user_id else None
+    if mail.user_id is not None and (user is None or user.is_deleted or user.email != mail.to):
+        raise Conflict(
+            "The member's address has changed since, or the account is gone: this message "
+            "is not sent again."
+        )
     # Not the error's words in the log: a server's answer may quote the member's address.
     before = {"failed_at": mail.failed_at.isoformat(), "attempts": mail.attempts}
     now = utcnow()
     mail.failed_at, mail.created_at, mail.next_attempt_at, mail.attempts = None, now, now, 0
-    user = await session.get(User, mail.user_id) if mail.user_id else None
     await audit.record(
         session,
         viewer,
@@ -104,6 +121,7 @@ def mail_json(mail: OutgoingMail) -> dict:
         "next_attempt_at": None
         if mail.failed_at or mail.sent_at
         else mail.next_attempt_at.isoformat(),
+        "notice": is_notice(mail),
     }
 
 

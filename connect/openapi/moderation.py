@@ -39,6 +39,10 @@ MAIL = obj(
     failed_at=TIME_OR_NULL,
     sent_at=TIME_OR_NULL,
     next_attempt_at=TIME_OR_NULL,
+    notice={
+        "type": "boolean",
+        "description": "A notice of members' posts or a digest: never sent again once failed.",
+    },
 )
 
 OPERATIONS: dict[tuple[str, str], Op] = {

@@ -13,6 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from starlette.testclient import TestClient
 
+from connect.accounts.models import User
 from connect.app import create_app
 from connect.db import utcnow
 from connect.notifications import service
@@ -217,6 +218,49 @@ def test_an_administrator_sees_the_queue_and_sends_a_failed_message_again(mail_s
     conflict = root.post(f"/api/v1/moderation/mail/{failed}/retry")
     assert conflict.status_code == 409 and error_code(conflict) == "conflict"
     assert root.post("/api/v1/moderation/mail/999999/retry").status_code == 404
+
+
+def test_notices_and_mail_to_a_changed_address_are_not_sent_again(mail_site):
+    site, server = mail_site
+    admin = site.member("root", role="admin")
+    alice = site.member("alice")
+    server.refuse["alice@example.org"] = "550 5.1.1 <alice@example.org>: mailbox unknown"
+
+    async def add_notice():
+        async with site.ctx.db.transaction() as session:
+            user = await session.get(User, alice.id)
+            mail = service.queue_notification_mail(
+                session, site.ctx, user, subject="Bob replied", body=BODY, scope="all"
+            )
+            await session.flush()
+            return mail.id
+
+    notice = site.call(add_notice)
+    account_mail = queue(site, "alice@example.org", subject="Confirm your address")
+    change(site, account_mail, user_id=alice.id)
+    assert send(site) == 0
+    server.refuse.clear()
+    root = site.signed_in(admin)
+
+    # A notice may speak of a discussion she can no longer read: no Retry for it.
+    page = root.get("/moderation/mail")
+    assert page.text.count("A notice: not sent again") == 1
+    assert f'action="/moderation/mail/{notice}/retry"' not in page.text
+    items = {m["id"]: m for m in root.get("/api/v1/moderation/mail").json()["items"]}
+    assert items[notice]["notice"] is True and items[account_mail]["notice"] is False
+    refused = root.post(f"/api/v1/moderation/mail/{notice}/retry")
+    assert refused.status_code == 409 and "not sent again" in refused.json()["error"]["message"]
+
+    # She changed her address meanwhile: the old one gets nothing more.
+    async def new_address():
+        async with site.ctx.db.transaction() as session:
+            (await session.get(User, alice.id)).email = "alice@new.example.org"
+
+    site.call(new_address)
+    refused = root.post(f"/api/v1/moderation/mail/{account_mail}/retry")
+    assert refused.status_code == 409 and "address has changed" in refused.text
+    assert send(site) == 0 and server.messages == []
+    assert the_mail(site, account_mail).failed_at is not None
 
 
 def test_the_retry_form_needs_its_csrf_token(mail_site):
