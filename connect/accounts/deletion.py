@@ -16,11 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connect import events, storage
 from connect.accounts.models import Token, User
-from connect.accounts.service import RESERVED_PREFIX, check_current_password, void_resets
+from connect.accounts.service import (
+    RESERVED_PREFIX,
+    check_current_password,
+    former_username_key,
+    void_resets,
+)
 from connect.boards.models import Subscription, ThreadRead
 from connect.communities import memberships
 from connect.db import utcnow
 from connect.errors import Conflict, NotFound
+from connect.events import Event
 from connect.members.models import PROFILE_FIELDS
 from connect.messages.models import Participant
 from connect.network.models import Block, Contact
@@ -72,8 +78,12 @@ async def delete_account(context, user: User, *, password, ip: str) -> None:
         if refused is not None:
             raise refused
         avatar = account.profile.avatar_sha256 if account.profile else None
+        former = account.username
         await _end_everything(session, account)
-        await _anonymise(session, account)
+        await _anonymise(session, account, former_username_key(context.secret_key, former))
+        await _scrub_replayable_events(
+            session, account, former, context.settings.live_replay_events
+        )
         await events.record(session, "member.deleted", actor_id=account.id, subject_id=account.id)
     if avatar:
         try:
@@ -125,7 +135,7 @@ async def _end_everything(session: AsyncSession, account: User) -> None:
     )
 
 
-async def _anonymise(session: AsyncSession, account: User) -> None:
+async def _anonymise(session: AsyncSession, account: User, former_key: str) -> None:
     name = f"{RESERVED_PREFIX}{account.id}"
     if await session.scalar(select(User.id).where(User.username == name, User.id != account.id)):
         name = f"{name}-{secrets.token_hex(4)}"  # an account from before the prefix was kept
@@ -138,6 +148,7 @@ async def _anonymise(session: AsyncSession, account: User) -> None:
     account.suspended_until = None
     account.suspension_reason = None
     account.deleted_at = utcnow()
+    account.former_username_key = former_key
     profile = account.profile
     if profile is not None:
         for field in PROFILE_FIELDS:
@@ -146,3 +157,41 @@ async def _anonymise(session: AsyncSession, account: User) -> None:
         profile.public_fields = []
         profile.listed = False
         profile.preferences = {}
+
+
+async def _scrub_replayable_events(
+    session: AsyncSession, account: User, former: str, window: int
+) -> None:
+    """Live clients that reconnect are sent the events they missed, up to `window` of the
+    newest: in those the member caused, their name and avatar become the former member's."""
+    latest = await events.latest_id(session)
+    rows = await session.execute(
+        select(Event.id, Event.data).where(Event.actor_id == account.id, Event.id > latest - window)
+    )
+    for event_id, data in rows.all():
+        scrubbed, changed = _scrub(data, former, account)
+        if changed:
+            await session.execute(update(Event).where(Event.id == event_id).values(data=scrubbed))
+
+
+def _scrub(value, former: str, account: User):
+    """`value` with every author block ({"username": former, ...}) naming the former member
+    instead, and whether anything changed."""
+    if isinstance(value, dict):
+        if value.get("username") == former:
+            return {
+                **value,
+                "username": account.username,
+                "display_name": FORMER_MEMBER,
+                "avatar_url": None,
+            }, True
+        changed = False
+        out = {}
+        for key, item in value.items():
+            out[key], hit = _scrub(item, former, account)
+            changed |= hit
+        return out, changed
+    if isinstance(value, list):
+        pairs = [_scrub(item, former, account) for item in value]
+        return [item for item, _ in pairs], any(hit for _, hit in pairs)
+    return value, False

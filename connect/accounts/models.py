@@ -29,6 +29,10 @@ class User(Base):
     suspension_reason: Mapped[str | None] = mapped_column(String(500), default=None)
     # Set when the member deleted their account: the row stays, anonymised, for what it wrote.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # A deleted account's former username, keyed with the site's secret (never the name itself):
+    # nobody signs up under it again, so old mentions and moderation-log entries that name it
+    # never lead to someone else.
+    former_username_key: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
 
     profile: Mapped[Profile] = relationship(  # noqa: F821
         back_populates="user", lazy="joined", uselist=False, cascade="all, delete-orphan"

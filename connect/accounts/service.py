@@ -25,6 +25,11 @@ RESET_VALID_FOR = timedelta(hours=2)
 BAD_CREDENTIALS = "The username/email or password is not right."
 
 
+def former_username_key(secret_key: str, username: str) -> str:
+    """What a deleted account keeps of its username: enough to refuse it to new accounts."""
+    return security.sign(secret_key, "former-username", username)
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
@@ -72,7 +77,7 @@ async def register(
     if problems:
         raise Invalid("Some details need another look.", fields=problems)
     async with context.db.read() as session:
-        taken = await _taken_fields(session, username, email)
+        taken = await _taken_fields(session, context.secret_key, username, email)
     if taken:
         raise Conflict("That account already exists.", fields=taken)
     password_hash = await context.passwords.hash(password)
@@ -109,13 +114,20 @@ async def register(
     return user
 
 
-async def _taken_fields(session: AsyncSession, username: str, email: str) -> dict[str, str]:
+async def _taken_fields(
+    session: AsyncSession, secret_key: str, username: str, email: str
+) -> dict[str, str]:
     taken: dict[str, str] = {}
+    former = former_username_key(secret_key, username)
     rows = await session.execute(
-        select(User.username, User.email).where((User.username == username) | (User.email == email))
+        select(User.username, User.email, User.former_username_key).where(
+            (User.username == username)
+            | (User.email == email)
+            | (User.former_username_key == former)
+        )
     )
-    for row_username, row_email in rows:
-        if row_username == username:
+    for row_username, row_email, row_former in rows:
+        if row_username == username or row_former == former:
             taken["username"] = "That username is taken."
         if row_email == email:
             taken["email"] = "An account with that email already exists."

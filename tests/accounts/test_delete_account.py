@@ -17,6 +17,7 @@ from connect.messages.models import Participant
 from connect.network.models import Block, Contact
 from connect.notifications.models import Notification, OutgoingMail
 from tests.conftest import BASE_URL, PASSWORD, csrf_from, error_code
+from tests.live.test_live import live_socket, next_event, subscribe
 from tests.members.test_avatar import image_bytes, upload
 
 
@@ -118,13 +119,44 @@ def test_a_deleted_account_is_gone_but_its_thread_stays_under_former_member(
     results = visitor.get("/search?q=authority")
     assert "by Former member" in results.text and "alice" not in results.text.lower()
 
-    # The address and the username are free again.
-    again = visitor.post(
+    # The address is free again; the username is not: old mentions of @alice and moderation
+    # log entries naming her must never lead to someone else.
+    taken = visitor.post(
         "/api/v1/auth/register",
         json={"username": "alice", "email": "alice@example.org", "password": PASSWORD},
     )
+    assert taken.status_code == 409 and taken.json()["error"]["fields"] == {
+        "username": "That username is taken."
+    }
+    again = visitor.post(
+        "/api/v1/auth/register",
+        json={"username": "alice2", "email": "alice@example.org", "password": PASSWORD},
+    )
     assert again.status_code == 201, again.text
     assert again.json()["id"] != alice.id
+    assert "alice" not in str(account(site, alice.id).former_username_key)
+
+
+def test_live_clients_catching_up_get_the_former_members_events_without_her_name(
+    site, alice, bob, board
+):
+    b = site.signed_in(bob)
+    a = site.signed_in(alice)
+    assert a.post(f"/api/v1/threads/{board['id']}/posts", json={"body": "The conference rule."})
+    assert a.request("DELETE", "/api/v1/me", json={"password": PASSWORD}).status_code == 204
+    site.hub_caught_up()
+    with live_socket(site.anonymous()) as ws:
+        for channel in ("community:cataloging", f"thread:{board['id']}"):
+            assert subscribe(ws, channel)["op"] == "subscribed"
+        ws.send_json({"op": "resume", "last_event_id": 1})
+        b.post(f"/api/v1/threads/{board['id']}/posts", json={"body": "Bob again."})
+        replayed = [next_event(ws)]
+        while "Bob again." not in str(replayed[-1]):
+            replayed.append(next_event(ws))
+    text = str(replayed)
+    assert "The conference rule." in text and "Authority records for conferences" in text
+    assert "alice" not in text.lower() and "Archivist" not in text
+    assert "Former member" in text
 
 
 def test_the_account_row_is_anonymised(site, alice):
