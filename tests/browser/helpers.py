@@ -42,6 +42,18 @@ def unavailable(reason: str) -> None:
 # The live server ------------------------------------------------------------------------
 
 
+def playwright_expect():
+    """Playwright's `expect`, for a journey module to call as it loads: without Playwright
+    the module is skipped, or fails when the services are required."""
+    try:
+        from playwright.sync_api import expect
+    except ImportError as exc:
+        if REQUIRE_SERVICES:
+            raise
+        pytest.skip(f"Playwright is not installed: {exc}", allow_module_level=True)
+    return expect
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -9,20 +9,15 @@ import pytest
 
 from tests.browser.helpers import (
     PASSWORD,
-    REQUIRE_SERVICES,
     by_label,
     check_a11y,
     fill_form,
     path_is,
+    playwright_expect,
     register,
 )
 
-try:
-    from playwright.sync_api import expect
-except ImportError as exc:
-    if REQUIRE_SERVICES:
-        raise
-    pytest.skip(f"Playwright is not installed: {exc}", allow_module_level=True)
+expect = playwright_expect()
 
 pytestmark = pytest.mark.browser
 

@@ -11,15 +11,16 @@ import time
 
 import pytest
 
-from tests.browser.helpers import REQUIRE_SERVICES, by_label, check_a11y, fill_form, path_is
+from tests.browser.helpers import (
+    by_label,
+    check_a11y,
+    fill_form,
+    path_is,
+    playwright_expect,
+)
 from tests.browser.test_library_journey import set_up_site_with_open_community
 
-try:
-    from playwright.sync_api import expect
-except ImportError as exc:
-    if REQUIRE_SERVICES:
-        raise
-    pytest.skip(f"Playwright is not installed: {exc}", allow_module_level=True)
+expect = playwright_expect()
 
 pytestmark = pytest.mark.browser
 

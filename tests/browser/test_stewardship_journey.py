@@ -8,15 +8,16 @@ import re
 
 import pytest
 
-from tests.browser.helpers import PASSWORD, REQUIRE_SERVICES, by_label, check_a11y, path_is
+from tests.browser.helpers import (
+    PASSWORD,
+    by_label,
+    check_a11y,
+    path_is,
+    playwright_expect,
+)
 from tests.browser.test_boards_journey import register_and_join, set_up_site_with_open_community
 
-try:
-    from playwright.sync_api import expect
-except ImportError as exc:
-    if REQUIRE_SERVICES:
-        raise
-    pytest.skip(f"Playwright is not installed: {exc}", allow_module_level=True)
+expect = playwright_expect()
 
 pytestmark = pytest.mark.browser
 
