@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connect import events, storage
 from connect.accounts.models import Token, User
 from connect.accounts.service import (
+    FORMER_MEMBER,
     RESERVED_PREFIX,
     check_current_password,
     former_username_key,
@@ -33,7 +34,6 @@ from connect.network.models import Block, Contact
 from connect.notifications.models import DigestRun, Notification, OutgoingMail
 
 log = logging.getLogger("connect.accounts")
-FORMER_MEMBER = "Former member"
 # Not an argon2 hash: every password checked against it fails.
 UNUSABLE_PASSWORD_HASH = "!deleted"
 

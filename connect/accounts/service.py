@@ -19,8 +19,10 @@ from connect.notifications.mail import queue_mail
 USERNAME_RE = re.compile(r"[a-z0-9_-]{2,40}")
 EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 RESERVED_USERNAMES = frozenset({"api", "me", "new", "edit", "setup", "static", "system"})
-# Deleted accounts are renamed deleted-<id> (connect.accounts.deletion): nobody signs up so.
+# Deleted accounts are renamed deleted-<id> (connect.accounts.deletion): nobody signs up so,
+# and nobody else goes by their name.
 RESERVED_PREFIX = "deleted-"
+FORMER_MEMBER = "Former member"
 RESET_VALID_FOR = timedelta(hours=2)
 BAD_CREDENTIALS = "The username/email or password is not right."
 
@@ -34,6 +36,17 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def display_name_problem(display_name: str) -> str | None:
+    """What is wrong with a name members would see, or None."""
+    if not display_name.strip():
+        return "Enter the name other members will see."
+    if len(display_name) > 100:
+        return "Use at most 100 characters."
+    if display_name.strip().casefold() == FORMER_MEMBER.casefold():
+        return f"“{FORMER_MEMBER}” stands for deleted accounts; choose another name."
+    return None
+
+
 def check_registration(username: str, email: str, display_name: str) -> dict[str, str]:
     """Field problems with a new account's details (empty when all is well)."""
     problems: dict[str, str] = {}
@@ -45,10 +58,8 @@ def check_registration(username: str, email: str, display_name: str) -> dict[str
         problems["username"] = "That username is reserved; choose another."
     if len(email) > 254 or not EMAIL_RE.fullmatch(email):
         problems["email"] = "Enter an email address like name@example.org."
-    if not display_name.strip():
-        problems["display_name"] = "Enter the name other members will see."
-    elif len(display_name) > 100:
-        problems["display_name"] = "Use at most 100 characters."
+    if problem := display_name_problem(display_name):
+        problems["display_name"] = problem
     return problems
 
 

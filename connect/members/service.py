@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connect import events, markup, permissions
 from connect.accounts.models import User
+from connect.accounts.service import display_name_problem
 from connect.db import contains_any_case, contains_pattern
 from connect.errors import Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
 from connect.members.directory import DIRECTORY_EVENTS, DirectoryIndex
@@ -95,8 +96,8 @@ def _clean_profile_changes(changes: dict) -> tuple[dict, dict[str, str]]:
             if len(value) > FIELD_LIMITS[name]:
                 problems[name] = f"Use at most {FIELD_LIMITS[name]} characters."
                 continue
-            if name == "display_name" and not value:
-                problems[name] = "Enter the name other members will see."
+            if name == "display_name" and (problem := display_name_problem(value)):
+                problems[name] = problem
                 continue
             if name == "interests":
                 kept: dict[str, str] = {}  # the first spelling of each interest, in order

@@ -375,6 +375,25 @@ def test_nobody_signs_up_as_a_deleted_accounts_placeholder(site):
     assert answer.status_code == 422 and "email" in answer.json()["error"]["fields"]
 
 
+def test_nobody_goes_by_former_member(site, alice):
+    answer = site.anonymous().post(
+        "/api/v1/auth/register",
+        json={
+            "username": "someone",
+            "email": "someone@example.org",
+            "password": PASSWORD,
+            "display_name": "Former Member",
+        },
+    )
+    assert answer.status_code == 422
+    assert "deleted accounts" in answer.json()["error"]["fields"]["display_name"]
+    a = site.signed_in(alice)
+    answer = a.patch("/api/v1/members/alice", json={"display_name": " former member "})
+    assert answer.status_code == 422
+    assert "deleted accounts" in answer.json()["error"]["fields"]["display_name"]
+    assert a.get("/api/v1/me").json()["display_name"] == "Alice Archivist"
+
+
 def test_mentions_of_the_old_name_reach_nobody(site, alice, bob, board):
     assert delete_by_form(site.signed_in(alice)).status_code == 303
     site.member("carol")
