@@ -73,7 +73,8 @@ class Settings:
     smtp_url: str = _setting(
         "CONNECT_SMTP_URL",
         "",
-        "smtp://user:pass@host:port (smtps:// for TLS); empty: mail is written as .eml files.",
+        "smtp://user:pass@host:port (STARTTLS when the server offers it; smtps:// for TLS "
+        "from the start); empty: mail is written as .eml files.",
         check=_url("smtp", "smtps"),
     )
     mail_from: str = _setting(

@@ -71,8 +71,15 @@ class Mailer:
             port=url.port or (465 if url.scheme == "smtps" else 25),
             username=unquote(url.username) if url.username else None,
             password=unquote(url.password) if url.password else None,
+            # smtps: TLS from the start. smtp: STARTTLS whenever the server offers it (port
+            # 587's submission servers want it before a password).
             use_tls=url.scheme == "smtps",
-            start_tls=None if url.scheme == "smtps" else False,
+            start_tls=False if url.scheme == "smtps" else None,
+            # The server's certificate is checked against the system's authorities before
+            # a password goes to it, and always with smtps. Without a password (a relay on
+            # this machine or network, which often offers STARTTLS with a self-signed
+            # certificate) the upgrade encrypts without checking, as relays do between them.
+            validate_certs=url.scheme == "smtps" or url.password is not None,
             timeout=20,
         )
 
