@@ -9,6 +9,7 @@ document goes, what they wrote loses their name) and the live hub (their sockets
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 
 from sqlalchemy import delete, func, literal, or_, select, update
@@ -133,6 +134,29 @@ async def _end_everything(session: AsyncSession, account: User) -> None:
             Notification.actor_id == user_id, Notification.url == f"/members/{account.username}"
         ).values(url="/notifications")
     )
+    await _rename_in_unsent_mail(session, account.display_name)
+
+
+async def _rename_in_unsent_mail(session: AsyncSession, name: str) -> None:
+    """Mail to others not sent yet repeats those notifications' titles: a notice's subject
+    and first line, a digest's items ("- Ann Lee replied ...")."""
+    starts = re.compile(rf"(?m)^(- )?{re.escape(name)}(?= )")
+    rows = await session.execute(
+        select(OutgoingMail.id, OutgoingMail.subject, OutgoingMail.body).where(
+            OutgoingMail.sent_at.is_(None),
+            OutgoingMail.body.contains(name, autoescape=True),
+        )
+    )
+    for mail_id, subject, body in rows.all():
+        renamed = starts.sub(lambda m: (m.group(1) or "") + FORMER_MEMBER, body)
+        if subject.startswith(name + " "):
+            subject = (FORMER_MEMBER + subject[len(name) :])[:300]
+        if renamed != body:
+            await session.execute(
+                update(OutgoingMail)
+                .where(OutgoingMail.id == mail_id)
+                .values(subject=subject, body=renamed)
+            )
 
 
 async def _anonymise(session: AsyncSession, account: User, former_key: str) -> None:

@@ -325,6 +325,33 @@ def test_everything_personal_goes_in_the_same_transaction(site, admin, alice, bo
     assert b.post(f"/api/v1/members/deleted-{me}/contact").status_code == 404
 
 
+def test_mail_not_yet_sent_to_others_names_former_member(site, alice, bob, board):
+    def unsent_to_bob():
+        async def read():
+            async with site.ctx.db.read() as session:
+                rows = await session.execute(
+                    select(OutgoingMail.subject, OutgoingMail.body).where(
+                        OutgoingMail.user_id == bob.id, OutgoingMail.sent_at.is_(None)
+                    )
+                )
+                return rows.all()
+
+        return site.call(read)
+
+    a = site.signed_in(alice)
+    a.post(f"/api/v1/threads/{board['id']}/posts", json={"body": "@bob, see the rule."})
+    site.drain()
+    before = unsent_to_bob()
+    assert before and all(subject.startswith("Alice Archivist ") for subject, _ in before)
+
+    assert a.request("DELETE", "/api/v1/me", json={"password": PASSWORD}).status_code == 204
+    after = unsent_to_bob()
+    assert len(after) == len(before)
+    assert all(subject.startswith("Former member ") for subject, _ in after)
+    assert not any("Alice Archivist" in subject + body for subject, body in after)
+    assert all("@bob, see the rule." in body for _, body in after)  # the rest as it was
+
+
 def test_the_avatar_file_is_deleted_unless_someone_else_uses_it(site, alice, bob):
     photo = image_bytes("PNG", color=(10, 120, 200))
     assert upload(site.signed_in(alice), "alice", photo).status_code == 200
