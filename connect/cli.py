@@ -166,14 +166,12 @@ async def _stop_with_parent(stop: asyncio.Event) -> None:
 
 
 def cmd_worker(args) -> int:
-    import logging
     import signal
 
+    from connect import logs
     from connect.gc_tuning import tune_gc
 
-    # Connect's own messages at CONNECT_LOG_LEVEL (who holds which lease, rebuilds, failures).
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("connect").setLevel(_settings().log_level.upper())
+    logs.configure(_settings().log_level)
 
     async def work(context):
         stop = asyncio.Event()

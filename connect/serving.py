@@ -22,6 +22,7 @@ import sys
 import time
 from typing import Any
 
+from connect import logs
 from connect.companion import exit_with_parent
 from connect.gc_tuning import tune_gc
 
@@ -46,6 +47,9 @@ def uvicorn_options(settings, host: str, port: int) -> dict[str, Any]:
         # would compress each copy again for every connection.
         "ws_per_message_deflate": False,
         "log_level": settings.log_level.lower(),
+        # Requests are logged by the app, one structured line each with its timing
+        # (connect.app.AccessLogMiddleware), not a second time by uvicorn.
+        "access_log": False,
         "proxy_headers": True,
         "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
@@ -59,15 +63,16 @@ def serve(settings, host: str, port: int, workers: int) -> int:
     options = uvicorn_options(settings, host, port)
     if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
         if workers <= 1:
-            _prepare_server_process()
+            _prepare_server_process(options)
         uvicorn.run(APP, factory=True, workers=workers, **options)
         return 0
     return Supervisor(options, workers).run()
 
 
-def _prepare_server_process() -> None:
+def _prepare_server_process(options: dict[str, Any]) -> None:
     import connect.app  # noqa: F401 (everything the app imports, before the freeze)
 
+    logs.configure(options["log_level"])
     tune_gc()
 
 
@@ -89,7 +94,7 @@ def _worker_main(options: dict[str, Any], parent: int) -> None:
     import uvicorn
 
     exit_with_parent(parent)
-    _prepare_server_process()
+    _prepare_server_process(options)
     config = uvicorn.Config(APP, factory=True, **options)
     config.configure_logging()
     sock = _bound_socket(options["host"], options["port"])

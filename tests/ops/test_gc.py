@@ -9,7 +9,8 @@ from connect import gc_tuning
 
 def test_a_serving_process_freezes_its_start_up_objects_and_collects_less_often():
     probe = (
-        "import gc; from connect import serving; serving._prepare_server_process(); "
+        "import gc; from connect import serving; "
+        "serving._prepare_server_process({'log_level': 'warning'}); "
         "print(gc.get_freeze_count(), *gc.get_threshold())"
     )
     answer = subprocess.run(
