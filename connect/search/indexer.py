@@ -160,7 +160,9 @@ class Indexer:
 
     async def _run_forever(self) -> None:
         workers = self.context.workers
-        while True:
+        # Ends once stop() begins, even should its cancellation go astray (asyncio.wait_for
+        # can swallow one): the fence below refuses all work from then on anyway.
+        while not self._stopping:
             try:
                 if await workers.hold(LEASE_NAME):
                     await self.catch_up(pace=True)
@@ -170,7 +172,10 @@ class Indexer:
             except asyncio.CancelledError:
                 raise
             except LeaseLost:
+                if self._stopping:
+                    return
                 log.warning("search indexer: the lease was lost; standing by")
+                await self._sleep(STANDBY_POLL)
             except Exception as exc:
                 failed("search indexer", exc)
                 self.suspect = True

@@ -6,6 +6,7 @@ takeover. The multi-process proof is tests/faults/test_single_indexer.py."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -224,6 +225,39 @@ def test_an_indexer_waiting_for_the_index_lock_gives_up_when_the_lease_goes_or_i
     time.sleep(4 * LOCK_POLL)
     assert store.read_meta(store.current_path()) == before
     assert site.call(indexer.catch_up) > 0  # the next holder indexes as usual
+
+
+def test_the_background_indexer_never_spins_when_its_fence_holds_it_back(site, caplog):
+    """A `connect worker` left behind by a killed server once wrote "the lease was lost;
+    standing by" millions of times at full CPU: a stop whose cancellation went astray left
+    the loop running while its fence refused all work."""
+    context = site.ctx
+    indexer = context.search.indexer
+
+    async def fence_refuses() -> int:
+        assert await context.workers.acquire("indexer")
+        indexer._fence = lambda: (_ for _ in ()).throw(LeaseLost("indexer"))
+        indexer.start()
+        await asyncio.sleep(1.0)
+        assert not indexer._task.done()  # standing by, not gone
+        return sum("the lease was lost" in r.getMessage() for r in caplog.records)
+
+    async def stop_lost() -> None:
+        del indexer._fence  # the real fence again
+        assert await context.workers.acquire("indexer")
+        indexer._task = None
+        indexer._stopping = True  # stop() has begun; its cancellation never arrived
+        indexer.start()
+        await asyncio.wait_for(indexer._task, timeout=2)  # the loop ends by itself
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="connect.search"):
+            assert 1 <= site.call(fence_refuses) <= 2  # then a pause (STANDBY_POLL) each time
+        site.call(indexer.stop)
+        site.call(stop_lost)
+    finally:
+        indexer.__dict__.pop("_fence", None)
+        indexer._task, indexer._stopping, indexer.background = None, False, False
 
 
 async def record(db: Database, *types: str) -> None:
