@@ -330,6 +330,13 @@ async def thread_posts(
     return posts, total, await recommended_by(session, viewer, posts)
 
 
+def shown_posts(viewer: Viewer, community: Community, thread_id: int):
+    """The thread's posts on the viewer's pages: those they may see, and removed ones as
+    placeholders."""
+    visible = permissions.visible_status_clause(viewer, community, Post.status, Post.author_id)
+    return and_(Post.thread_id == thread_id, visible | (Post.status == "deleted"))
+
+
 async def visible_posts(
     session: AsyncSession,
     viewer: Viewer,
@@ -340,8 +347,7 @@ async def visible_posts(
     per_page: int = POSTS_PER_PAGE,
 ) -> tuple[list[Post], int]:
     """A page of the thread's posts the viewer sees, in order, and how many there are."""
-    visible = permissions.visible_status_clause(viewer, community, Post.status, Post.author_id)
-    condition = and_(Post.thread_id == thread.id, visible | (Post.status == "deleted"))
+    condition = shown_posts(viewer, community, thread.id)
     total = (await session.execute(select(func.count(Post.id)).where(condition))).scalar()
     rows = await session.execute(
         select(Post)
@@ -492,8 +498,7 @@ async def first_unread(
     )
     if last_read is None:
         return None
-    visible = permissions.visible_status_clause(viewer, community, Post.status, Post.author_id)
-    shown = and_(Post.thread_id == thread.id, visible | (Post.status == "deleted"))
+    shown = shown_posts(viewer, community, thread.id)
     unread = await session.scalar(
         select(Post)
         .where(
@@ -559,13 +564,10 @@ async def position_of(
     session: AsyncSession, viewer: Viewer, post: Post, community: Community
 ) -> int:
     """How many posts the viewer sees before this one in its thread (for paging)."""
-    visible = permissions.visible_status_clause(viewer, community, Post.status, Post.author_id)
     return (
         await session.execute(
             select(func.count(Post.id)).where(
-                Post.thread_id == post.thread_id,
-                Post.id < post.id,
-                visible | (Post.status == "deleted"),
+                shown_posts(viewer, community, post.thread_id), Post.id < post.id
             )
         )
     ).scalar()

@@ -80,6 +80,12 @@ class OutgoingMail(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
+    @property
+    def is_notice(self) -> bool:
+        """A notice of members' posts or a digest (they carry an unsubscribe link), rather
+        than mail about the account itself (a reset link, an address to confirm)."""
+        return "List-Unsubscribe" in (self.headers or {})
+
 
 class DigestRun(Base):
     __tablename__ = "digest_runs"

@@ -25,12 +25,6 @@ NOTICES_NOT_AGAIN = (
 )
 
 
-def is_notice(mail: OutgoingMail) -> bool:
-    """A notice of members' posts or a digest (they carry an unsubscribe link), rather than
-    mail about the account itself (a reset link, an address to confirm)."""
-    return "List-Unsubscribe" in (mail.headers or {})
-
-
 @dataclass
 class MailQueue:
     waiting: int
@@ -82,7 +76,7 @@ async def retry_mail(session: AsyncSession, viewer: Viewer, mail_id: int) -> Out
     if mail.failed_at is None:
         state = "was sent" if mail.sent_at is not None else "is still waiting to be sent"
         raise Conflict(f"This message has not failed: it {state}.")
-    if is_notice(mail):
+    if mail.is_notice:
         raise Conflict(NOTICES_NOT_AGAIN)
     user = await session.get(User, mail.user_id) if mail.user_id else None
     if mail.user_id is not None and (user is None or user.is_deleted or user.email != mail.to):
@@ -121,7 +115,7 @@ def mail_json(mail: OutgoingMail) -> dict:
         "next_attempt_at": None
         if mail.failed_at or mail.sent_at
         else mail.next_attempt_at.isoformat(),
-        "notice": is_notice(mail),
+        "notice": mail.is_notice,
     }
 
 
